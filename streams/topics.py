@@ -1,0 +1,56 @@
+"""The pipeline's Kafka topics, created idempotently with explicit partition counts."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.errors import StackError
+from streams.settings import Settings
+
+# Dead-letter topics keep a record long enough for someone to look at it after a holiday.
+_DLQ_RETENTION_MS = str(30 * 24 * 3600 * 1000)
+
+
+def pipeline_topics(settings: Settings) -> list[NewTopic]:
+    def topic(name: str, *, dlq: bool = False) -> NewTopic:
+        configs = {"retention.ms": _DLQ_RETENTION_MS} if dlq else {}
+        return NewTopic(
+            name=name,
+            num_partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication,
+            topic_configs=configs,
+        )
+
+    return [
+        topic(settings.topic_raw),
+        topic(settings.topic_enriched),
+        topic(settings.topic_alerts),
+        topic(settings.topic_dlq, dlq=True),
+        topic(settings.topic_alerts_dlq, dlq=True),
+    ]
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the missing topics; return the names created."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsstream-setup")
+    except KafkaError as exc:
+        raise StackError(
+            f"no Kafka broker at {settings.kafka_bootstrap}; start it (`make up`) "
+            "or set NEWSSTREAM_KAFKA_BOOTSTRAP"
+        ) from exc
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in pipeline_topics(settings) if t.name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing, validate_only=False)
+            except TopicAlreadyExistsError:
+                pass  # another worker created it between list and create
+        return [t.name for t in missing]
+    except KafkaError as exc:
+        raise StackError(f"could not create Kafka topics: {exc}") from exc
+    finally:
+        admin.close()

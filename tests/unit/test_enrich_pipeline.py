@@ -1,0 +1,158 @@
+"""The Enricher end to end with the real spaCy model (loaded once for this module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from spacy.language import Language
+
+from streams.enrich import Enricher, InMemoryDuplicateIndex
+from streams.enrich.ner import load_pipeline
+from streams.errors import EnrichmentError
+from streams.models import EnrichedArticle, RawArticle
+from streams.settings import Settings
+
+SEED = (Path(__file__).parents[1] / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
+SEED_PERSONS = {
+    "Igor Morgulov",
+    "Xi Jinping",
+    "Vladimir Putin",
+    "Wang Yi",
+    "Sergei Shoigu",
+    "Sanae Takaichi",
+}
+NOW = "2025-01-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return load_pipeline(Settings().spacy_model)
+
+
+def make_enricher(nlp: Language, **kwargs: Any) -> Enricher:
+    settings = Settings()
+    return Enricher(
+        spacy_model=settings.spacy_model, taxonomy_path=settings.taxonomy_path, nlp=nlp, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def enricher(nlp: Language) -> Enricher:
+    return make_enricher(nlp)
+
+
+@pytest.fixture(scope="module")
+def seed(enricher: Enricher) -> EnrichedArticle:
+    return enricher.enrich(RawArticle(id="seed", title="", text=SEED), ingested_at=NOW)
+
+
+def test_seed_has_exactly_the_six_persons(seed: EnrichedArticle) -> None:
+    persons = {e.name for e in seed.entities if e.label == "PERSON"}
+    assert persons == SEED_PERSONS
+
+
+def test_seed_short_forms_merge_into_the_full_name(seed: EnrichedArticle) -> None:
+    morgulov = next(e for e in seed.entities if e.name == "Igor Morgulov")
+    mentions = {seed.body[start:end] for start, end in morgulov.spans}
+    assert mentions == {"Igor Morgulov", "Morgulov"}
+    assert morgulov.count == len(morgulov.spans) >= 7
+
+
+def test_seed_places_and_countries(seed: EnrichedArticle) -> None:
+    places = {e.name for e in seed.entities if e.label in ("GPE", "LOC")}
+    assert {"China", "Russia", "Beijing", "Moscow", "Japan", "Taiwan", "Ukraine"} <= places
+    assert {"CN", "RU", "JP", "TW", "UA"} <= set(seed.countries)
+
+
+def test_seed_boilerplate_gone_and_story_kept(seed: EnrichedArticle) -> None:
+    for furniture in ("More Articles", "Latest", "Content is protected", "Pune University"):
+        assert furniture not in seed.body
+    assert "Tariffs of 21.9%" not in seed.body
+    assert "Concerns grow over paid anti-China content" not in seed.body
+    assert "Regional Security: Japan and Taiwan" in seed.body
+    assert "“highest level in history”" in seed.body
+    assert seed.body.rstrip().endswith("safeguarding global fairness and stability.")
+    assert seed.author == "Tejaswini Deshmukh"
+    assert seed.title.startswith("China and Russia say their partnership")
+
+
+def test_seed_topics_categories_and_language(seed: EnrichedArticle) -> None:
+    topics = {t.label: t for t in seed.topics}
+    assert "sanctions" in topics
+    assert any("sanction" in term for term in topics["sanctions"].evidence)
+    assert seed.categories[0].label == "politics"
+    assert seed.language == "en"
+    assert seed.keywords
+
+
+def test_every_span_is_its_mention(seed: EnrichedArticle) -> None:
+    for entity in seed.entities:
+        for start, end in entity.spans:
+            assert seed.body[start:end].strip() == seed.body[start:end] != ""
+
+
+def test_no_clean_keeps_the_input_text_exactly(enricher: Enricher) -> None:
+    article = enricher.enrich(RawArticle(id="a", title="", text=SEED), ingested_at=NOW, clean=False)
+    assert article.body == SEED
+    putin = next(e for e in article.entities if e.name == "Vladimir Putin")
+    assert all(SEED[s:e] == "Vladimir Putin" for s, e in putin.spans)
+
+
+def test_html_body_comes_from_main_text_extraction(enricher: Enricher) -> None:
+    paragraph = "Officials in Berlin said the new tariffs on steel imports would start in May. "
+    html = (
+        "<html><head><title>Steel tariffs</title></head><body><nav>Home | World | Sport</nav>"
+        f"<article><h1>Steel tariffs</h1><p>{paragraph * 3}</p><p>{paragraph * 2}</p></article>"
+        "<footer>Copyright 2025 Example News</footer></body></html>"
+    )
+    article = enricher.enrich(RawArticle(id="h", title="", html=html), ingested_at=NOW)
+    assert "Officials in Berlin" in article.body
+    assert "Home | World" not in article.body and "Copyright" not in article.body
+    assert "DE" in article.countries
+
+
+def test_batch_returns_one_result_per_input_in_order(enricher: Enricher) -> None:
+    raws = [
+        RawArticle(id="ok", title="", text=SEED),
+        RawArticle(id="empty", title="t"),
+        RawArticle(id="short", title="Brief", text="Markets rose in Tokyo on Monday."),
+    ]
+    results = enricher.enrich_batch(raws, ingested_at=NOW)
+    assert isinstance(results[0], EnrichedArticle) and results[0].id == "ok"
+    assert isinstance(results[1], EnrichmentError) and "empty" in str(results[1])
+    assert isinstance(results[2], EnrichedArticle) and results[2].id == "short"
+
+
+def test_enrich_raises_enrichment_error_for_a_bad_article(enricher: Enricher) -> None:
+    with pytest.raises(EnrichmentError):
+        enricher.enrich(RawArticle(id="empty", title="t", text="   "), ingested_at=NOW)
+
+
+def test_non_english_article_is_kept_without_english_ner(enricher: Enricher) -> None:
+    text = (
+        "Die Bundesregierung in Berlin hat am Montag neue Sanktionen gegen Russland "
+        "beschlossen. Bundeskanzler Olaf Scholz sagte, die Maßnahmen seien notwendig."
+    )
+    article = enricher.enrich(RawArticle(id="de", title="", text=text), ingested_at=NOW)
+    assert article.language == "de"
+    assert article.entities == [] and article.body
+
+
+def test_from_settings_builds_a_working_enricher() -> None:
+    enricher = Enricher.from_settings(Settings())
+    article = enricher.enrich(RawArticle(id="s", title="", text=SEED), ingested_at=NOW)
+    assert article.screening == []  # no sanctions lists configured: screening off
+
+
+def test_duplicates_point_at_the_first_id_seen(nlp: Language) -> None:
+    enricher = make_enricher(nlp, duplicates=InMemoryDuplicateIndex())
+    first = enricher.enrich(RawArticle(id="first", title="", text=SEED), ingested_at=NOW)
+    copy = SEED.replace("Latest", "Read more") + "\n\nThis story was first published elsewhere."
+    results = enricher.enrich_batch(
+        [RawArticle(id="copy", title="", text=copy), RawArticle(id="first", title="", text=SEED)],
+        ingested_at=NOW,
+    )
+    assert first.duplicate_of is None
+    assert [r.duplicate_of for r in results if isinstance(r, EnrichedArticle)] == ["first", None]
