@@ -303,6 +303,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     ap.add_argument("--split", default="eng.testa", help="CoNLL file in conll2003/")
     ap.add_argument("--backend", default="cli", help="cli | spacy:NAME | ner:MODEL")
+    ap.add_argument(
+        "--docs-every",
+        type=int,
+        default=1,
+        help="score only every Nth document (N-1, 2N-1, ...); with --split eng.train and 20 "
+        "this is the model-selection part that training/train_ner.py holds out",
+    )
     ap.add_argument("--speed", type=int, default=0, help="time the backend on N BBC articles")
     ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args(argv)
@@ -312,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     path = args.data / "conll2003" / args.split
     docs = read_conll(path)
+    if args.docs_every > 1:
+        docs = docs[args.docs_every - 1 :: args.docs_every]
     t0 = time.perf_counter()
     if args.backend == "cli":
         preds: list[list[tuple[int, int, str]]] = list(predict_cli(docs))

@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules_test.set_defaults(run=cmd_rules_test)
 
+    receiver = commands.add_parser(
+        "receiver", help="run a small webhook receiver on loopback that prints what it gets"
+    )
+    receiver.add_argument("--port", type=int, default=8787)
+    receiver.set_defaults(run=cmd_receiver)
+
     show = commands.add_parser("settings", help="print every setting and its current value")
     show.set_defaults(run=cmd_settings)
     return parser
@@ -181,6 +187,13 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts.explain import explain_file
 
     print(explain_file(args.rules_file, args.article, settings))
+    return 0
+
+
+def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.alerts.receiver import serve
+
+    serve(args.port)
     return 0
 
 

@@ -6,6 +6,7 @@ dataclasses directly (see streams.codec).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 
 
@@ -54,7 +55,7 @@ class ScreeningHit:
     list: str
     entry_id: str
     entry_name: str
-    programs: list[str]
+    programs: builtins.list[str]
     score: float
 
 

@@ -100,6 +100,10 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
+    def as_env(self) -> dict[str, str]:
+        """The ``NEWSSTREAM_*`` variables that reproduce these settings in a child process."""
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     kind = str(type_name)

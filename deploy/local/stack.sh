@@ -193,7 +193,12 @@ status() {
 case "${1:-}" in
   fetch) fetch ;;
   up) fetch; kafka_up; es_up ;;
-  down) stop_pid Kafka "$KAFKA_DIR/kafka.pid"; stop_pid Elasticsearch "$ES_DIR/es.pid" ;;
+  down)
+    # The demo's worker and webhook receiver go first: they are clients of the stack.
+    for pidfile in "$STACK"/run/*.pid; do
+      [[ -e "$pidfile" ]] && stop_pid "$(basename "$pidfile" .pid)" "$pidfile"
+    done
+    stop_pid Kafka "$KAFKA_DIR/kafka.pid"; stop_pid Elasticsearch "$ES_DIR/es.pid" ;;
   status) status ;;
   *) echo "usage: $0 fetch|up|down|status" >&2; exit 2 ;;
 esac

@@ -8,7 +8,8 @@ so any NER model can feed it. Steps:
    Morgulov," / "Sergei Shoigu, Russia's top security official");
 3. merge short forms into the full name they abbreviate ("Morgulov", "President Xi"
    -> "Igor Morgulov", "Xi Jinping"), whatever label the model gave the short form;
-4. drop persons that only occur in Title Case headings ("Leadership Ties");
+4. drop persons that only occur in Title Case headings ("Leadership Ties"): NER guesses
+   names from capital letters, which headings give every word;
 5. map places to ISO 3166-1 alpha-2 codes.
 
 Every span is verified: ``body[start:end]`` is the mention.
@@ -189,11 +190,18 @@ def _countries(entities: Iterable[Entity]) -> list[str]:
 
 
 def _heading_ranges(body: str) -> list[tuple[int, int]]:
-    """Character ranges of lines that do not end like a sentence (headings)."""
+    """Character ranges of Title Case heading lines (short, no digits, no closing stop)."""
     ranges: list[tuple[int, int]] = []
     for match in re.finditer(r"[^\n]+", body):
         line = match.group().strip()
-        if line and len(line.split()) <= 20 and not line.endswith(_CLOSING):
+        words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if len(w) > 3]
+        if (
+            words
+            and len(line.split()) <= 12
+            and not line.endswith(_CLOSING)
+            and not any(ch.isdigit() for ch in line)
+            and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+        ):
             ranges.append(match.span())
     return ranges
 

@@ -10,6 +10,7 @@ from spacy.language import Language
 
 from streams.enrich import Enricher, InMemoryDuplicateIndex
 from streams.enrich.ner import load_pipeline
+from streams.enrich.screening import load_screener
 from streams.errors import EnrichmentError
 from streams.models import EnrichedArticle, RawArticle
 from streams.settings import Settings
@@ -156,3 +157,19 @@ def test_duplicates_point_at_the_first_id_seen(nlp: Language) -> None:
     )
     assert first.duplicate_of is None
     assert [r.duplicate_of for r in results if isinstance(r, EnrichedArticle)] == ["first", None]
+
+
+def test_screening_hits_on_persons_and_organisations(nlp: Language) -> None:
+    fixtures = Path(__file__).parents[1] / "fixtures" / "sanctions"
+    screener = load_screener(
+        ofac_paths=[fixtures / "sdn.csv"], un_paths=[fixtures / "un_consolidated.xml"]
+    )
+    enricher = make_enricher(nlp, screener=screener)
+    text = (
+        "Rosneft chief executive Igor Sechin met officials in Caracas on Tuesday. "
+        "Sechin said the company would keep buying Venezuelan crude despite US sanctions."
+    )
+    article = enricher.enrich(RawArticle(id="s", title="Oil talks", text=text), ingested_at=NOW)
+    assert [(h.entity, h.list, h.entry_id) for h in article.screening] == [
+        ("Igor Sechin", "OFAC SDN", "16692")
+    ]

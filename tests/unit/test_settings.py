@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.errors import ConfigError
+from streams.settings import Settings, documented_settings
+
+
+def test_env_variables_override_defaults() -> None:
+    settings = Settings.from_env(
+        {
+            "NEWSSTREAM_KAFKA_BOOTSTRAP": "kafka:9092",
+            "NEWSSTREAM_TOPIC_PARTITIONS": "6",
+            "NEWSSTREAM_SINK_BATCH_SECONDS": "2.5",
+            "NEWSSTREAM_RULES_PATH": "/etc/newsstream/rules.yaml",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings.kafka_bootstrap == "kafka:9092"
+    assert settings.topic_partitions == 6
+    assert settings.sink_batch_seconds == 2.5
+    assert settings.rules_path == Path("/etc/newsstream/rules.yaml")
+
+
+def test_a_bad_number_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="NEWSSTREAM_TOPIC_PARTITIONS"):
+        Settings.from_env({"NEWSSTREAM_TOPIC_PARTITIONS": "three"})
+
+
+def test_out_of_range_values_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="DLQ_MAX_RATIO"):
+        Settings.from_env({"NEWSSTREAM_DLQ_MAX_RATIO": "1.5"})
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    settings = Settings.from_env({"NEWSSTREAM_WEBHOOK_SECRET": "hunter2"})
+    assert settings.webhook_secret == "hunter2"
+    assert "hunter2" not in repr(settings)
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings().kafka_bootstrap = "x"  # type: ignore[misc]
+
+
+def test_as_env_round_trips() -> None:
+    settings = Settings(topic_partitions=7, es_url="http://es:9200")
+    assert Settings.from_env(settings.as_env()) == settings
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name, _ in documented_settings() if name not in readme]
+    assert missing == []
