@@ -39,7 +39,8 @@ from streams.errors import EnrichmentError, NewsstreamError, SinkBackpressure
 from streams.models import EnrichedArticle, RawArticle
 from streams.settings import Settings
 from streams.sink.bulk import bulk_index
-from streams.sink.client import make_async_client
+from streams.sink.client import make_async_client, make_client
+from streams.sink.duplicates import ElasticsearchDuplicateIndex
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,13 @@ def create_app(
     )
     pipeline = Pipeline(
         settings=settings,
-        enricher=enricher or Enricher.from_settings(settings),
+        enricher=enricher
+        or Enricher.from_settings(
+            settings,
+            duplicates=ElasticsearchDuplicateIndex(
+                make_client(settings), index=settings.fingerprints_index
+            ),
+        ),
         es=make_async_client(settings),
         http=http or httpx.AsyncClient(timeout=settings.webhook_timeout),
         rules=RulesHolder.load(settings),

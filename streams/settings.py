@@ -49,6 +49,8 @@ class Settings:
     es_timeout: float = 30.0
     articles_alias: str = "news-articles"
     alerts_index: str = "news-alerts"
+    # Fingerprints of every article seen, so duplicates are found across worker restarts.
+    fingerprints_index: str = "news-fingerprints"
     # Sink: one bulk request per batch; offsets commit only after it succeeded.
     sink_batch_size: int = 500
     sink_batch_seconds: float = 1.0

@@ -16,7 +16,10 @@ def setup_everything(settings: Settings) -> list[str]:
     es = make_client(settings)
     try:
         created = ensure_indices(
-            es, articles_alias=settings.articles_alias, alerts_index=settings.alerts_index
+            es,
+            articles_alias=settings.articles_alias,
+            alerts_index=settings.alerts_index,
+            fingerprints_index=settings.fingerprints_index,
         )
     finally:
         es.close()

@@ -49,7 +49,7 @@ _SINGLE_CHAR = rf"[\p{{Script=Han}}\p{{Script=Hiragana}}]{_X}"
 # Emoji (UTS #51) are tokens of their own: flags, keycaps and ZWJ sequences stay whole (WB3c).
 _EMOJI_UNIT = (
     r"(?:\p{Regional_Indicator}{2}|[0-9#*]\uFE0F?\u20E3"
-    r"|[\p{Extended_Pictographic}\p{Emoji_Presentation}--\p{ASCII}])"
+    r"|[\p{Extended_Pictographic}\p{Emoji_Presentation}--\p{ASCII}--\p{Regional_Indicator}])"
     r"[\uFE0F\p{Emoji_Modifier}\p{WB=Extend}\p{WB=Format}\p{WB=ZWJ}]*"
 )
 _EMOJI = rf"\u200D?{_EMOJI_UNIT}(?:(?<=\u200D){_EMOJI_UNIT})*"

@@ -62,7 +62,15 @@ def alerts_template(*, index: str) -> dict[str, Any]:
     return template
 
 
-def ensure_indices(es: Elasticsearch, *, articles_alias: str, alerts_index: str) -> list[str]:
+def fingerprints_template(*, index: str) -> dict[str, Any]:
+    template = copy.deepcopy(load_template("news-fingerprints"))
+    template["index_patterns"] = [index]
+    return template
+
+
+def ensure_indices(
+    es: Elasticsearch, *, articles_alias: str, alerts_index: str, fingerprints_index: str
+) -> list[str]:
     """Create templates, the first articles index behind its alias, and the alerts index.
 
     Safe to run any number of times; returns what it created.
@@ -74,15 +82,19 @@ def ensure_indices(es: Elasticsearch, *, articles_alias: str, alerts_index: str)
             name=articles_alias, **articles_template(modules, alias=articles_alias)
         )
         es.indices.put_index_template(name=alerts_index, **alerts_template(index=alerts_index))
+        es.indices.put_index_template(
+            name=fingerprints_index, **fingerprints_template(index=fingerprints_index)
+        )
         if not es.indices.exists_alias(name=articles_alias):
             first = f"{articles_alias}-000001"
             es.indices.create(
                 index=first, aliases={articles_alias: {"is_write_index": True}}
             )
             created.append(first)
-        if not es.indices.exists(index=alerts_index):
-            es.indices.create(index=alerts_index)
-            created.append(alerts_index)
+        for index in (alerts_index, fingerprints_index):
+            if not es.indices.exists(index=index):
+                es.indices.create(index=index)
+                created.append(index)
     except EsConnectionError as exc:
         raise SinkError(
             f"cannot reach Elasticsearch ({exc}); is it running? Try `make up` or check NEWSSTREAM_ES_URL"

@@ -70,6 +70,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
         app_id=f"newsstream-{prefix}",
         articles_alias=f"{prefix}-news-articles",
         alerts_index=f"{prefix}-news-alerts",
+        fingerprints_index=f"{prefix}-news-fingerprints",
         worker_data_dir=tmp_path_factory.mktemp("worker"),
         worker_web_port=free_port(),
         webhook_url=receiver.url,
@@ -88,8 +89,10 @@ def settings(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
 def es(settings: Settings) -> Iterator[Elasticsearch]:
     client = make_client(settings)
     yield client
-    client.indices.delete(index=f"{settings.articles_alias}-*", ignore_unavailable=True)
-    client.indices.delete(index=settings.alerts_index, ignore_unavailable=True)
+    # Wildcard deletes are refused (action.destructive_requires_name): name each index.
+    concrete = list(client.indices.get_alias(name=settings.articles_alias))
+    for index in [*concrete, settings.alerts_index, settings.fingerprints_index]:
+        client.indices.delete(index=index, ignore_unavailable=True)
     client.close()
 
 

@@ -1,0 +1,96 @@
+"""A DuplicateIndex in Elasticsearch: duplicates are remembered across worker restarts.
+
+One document per article id in ``news-fingerprints``, holding the body's content hash,
+its SimHash bands and the id of the original it duplicates. A lookup is one search on
+the hash or any band (keyword terms, exact), the candidates verified by SimHash
+distance; the first writer of an article id wins (``op_type=create``), so a replay gets
+the same answer. It runs in the enrichment thread, so it uses the synchronous client.
+
+Search sees documents after the index's refresh (1 s); the fingerprints this worker
+recorded since are kept in process too, so copies arriving back to back are caught
+without forcing a refresh per article.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConnectionError as EsConnectionError
+
+from streams.enrich.dedup import MAX_DISTANCE, Fingerprint, hamming
+from streams.errors import EnrichmentError
+
+
+class ElasticsearchDuplicateIndex:
+    def __init__(self, es: Elasticsearch, *, index: str, max_distance: int = MAX_DISTANCE) -> None:
+        self._es = es
+        self._index = index
+        self._max_distance = max_distance
+        self._recent: deque[dict[str, Any]] = deque(maxlen=1_000)
+
+    def first_seen(self, article_id: str, fp: Fingerprint) -> str | None:
+        try:
+            seen = self._recorded(article_id)
+            if seen is not None:  # a replay: the first answer stands
+                original = seen.get("original_id")
+                return None if original in (None, article_id) else str(original)
+            original = self._in_recent(article_id, fp) or self._find_original(article_id, fp)
+            self._remember(article_id, fp, original)
+        except EsConnectionError as exc:
+            raise EnrichmentError(f"duplicate index unreachable: {exc}") from exc
+        return original
+
+    def _recorded(self, article_id: str) -> dict[str, Any] | None:
+        try:
+            source: dict[str, Any] = self._es.get(index=self._index, id=article_id)["_source"]
+        except NotFoundError:
+            return None
+        return source
+
+    def _matches(self, seen: dict[str, Any], fp: Fingerprint) -> bool:
+        if seen["content_hash"] == fp.content_hash:
+            return True
+        stored = seen.get("simhash")
+        return bool(fp.simhash is not None and stored
+                    and hamming(int(stored, 16), fp.simhash) <= self._max_distance)
+
+    def _in_recent(self, article_id: str, fp: Fingerprint) -> str | None:
+        for seen in self._recent:
+            if seen["article_id"] != article_id and self._matches(seen, fp):
+                return str(seen["original_id"])
+        return None
+
+    def _find_original(self, article_id: str, fp: Fingerprint) -> str | None:
+        should: list[dict[str, Any]] = [{"term": {"content_hash": fp.content_hash}}]
+        bands = fp.bands(self._max_distance)
+        if bands:
+            should.append({"terms": {"bands": bands}})
+        hits = self._es.search(
+            index=self._index,
+            query={"bool": {"should": should, "minimum_should_match": 1,
+                            "must_not": [{"term": {"article_id": article_id}}]}},
+            sort=[{"seen_at": "asc"}],
+            size=50,
+        )["hits"]["hits"]
+        for hit in hits:
+            if self._matches(hit["_source"], fp):
+                return str(hit["_source"].get("original_id") or hit["_source"]["article_id"])
+        return None
+
+    def _remember(self, article_id: str, fp: Fingerprint, original: str | None) -> None:
+        document = {
+            "article_id": article_id,
+            "original_id": original or article_id,
+            "content_hash": fp.content_hash,
+            "bands": fp.bands(self._max_distance),
+            "simhash": None if fp.simhash is None else f"{fp.simhash:x}",
+            "seen_at": datetime.now(UTC).isoformat(),
+        }
+        self._recent.append(document)
+        try:
+            self._es.create(index=self._index, id=article_id, document=document)
+        except ConflictError:
+            pass  # another worker recorded it first; its answer stands
