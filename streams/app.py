@@ -1,10 +1,10 @@
 """The Faust app: where an article goes next.
 
-    articles.raw ──enrich_articles──▶ articles.enriched ──index_articles──▶ ES alias news-articles
-                                              │
-                                              └──match_alerts──▶ alerts ──deliver_alerts──▶ webhooks
-                                                                                └──▶ ES index news-alerts
-    any record that cannot be processed ──▶ articles.dlq / alerts.dlq (reason + origin + bytes)
+    articles.raw ─enrich_articles─▶ articles.enriched ─index_articles─▶ ES alias news-articles
+                                          │
+                                          └─match_alerts─▶ alerts ─deliver_alerts─▶ webhooks
+                                                                          └─▶ ES index news-alerts
+    a record that cannot be processed ─▶ articles.dlq / alerts.dlq (reason, origin, bytes)
 
 Delivery guarantees:
 1. Agents read batches with ``take_events``; Faust acks a batch only after the agent's
@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import faust
 import httpx
@@ -43,6 +43,8 @@ from streams.sink.client import make_async_client, make_client
 from streams.sink.duplicates import ElasticsearchDuplicateIndex
 
 log = logging.getLogger(__name__)
+
+Event = EventT[bytes]
 
 _MAX_SINK_BACKOFF = 30.0
 
@@ -114,7 +116,7 @@ def create_app(
     )
 
     async def send_dead_letter(
-        target: faust.TopicT, event: EventT, error: BaseException, stage: str
+        target: faust.TopicT, event: Event, error: BaseException, stage: str
     ) -> Any:
         message = event.message
         letter = dead_letter(
@@ -128,7 +130,11 @@ def create_app(
         )
         log.warning(
             "dead-lettered %s[%d]@%d at %s: %s",
-            message.topic, message.partition, message.offset, stage, letter.reason,
+            message.topic,
+            message.partition,
+            message.offset,
+            stage,
+            letter.reason,
         )
         return await target.send(key=message.key, value=codec.dumps(letter))
 
@@ -141,15 +147,15 @@ def create_app(
 
     @app.agent(raw_topic, name="enrich-articles")
     async def enrich_articles(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in batches(stream).take_events(
             settings.enrich_batch_size, within=settings.enrich_batch_seconds
         ):
             pending = await enrich_batch(events)
             await asyncio.gather(*pending)  # broker acks before Faust acks the batch
 
-    async def enrich_batch(events: Sequence[EventT]) -> list[Any]:
+    async def enrich_batch(events: Sequence[Event]) -> list[Any]:
         pending: list[Any] = []
-        parsed: list[tuple[EventT, RawArticle]] = []
+        parsed: list[tuple[Event, RawArticle]] = []
         for event in events:
             try:
                 parsed.append((event, codec.parse_raw_article(event.message.value or b"")))
@@ -172,14 +178,14 @@ def create_app(
 
     @app.agent(enriched_topic, name="index-articles")
     async def index_articles(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(
+        async for events in batches(stream).take_events(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
             await index_batch(events)
 
-    async def index_batch(events: Sequence[EventT]) -> None:
+    async def index_batch(events: Sequence[Event]) -> None:
         docs: list[tuple[str, dict[str, Any]]] = []
-        by_id: dict[str, EventT] = {}
+        by_id: dict[str, Event] = {}
         pending: list[Any] = []
         for event in events:
             try:
@@ -243,11 +249,16 @@ def create_app(
             if failure is not None:
                 await send_dead_letter(alerts_dlq_topic, event, failure, "deliver-alerts")
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
         pipeline.rules.reload_if_changed()
 
     return app
+
+
+def batches(stream: faust.StreamT[bytes]) -> faust.Stream[bytes]:
+    # take_events is on the concrete Stream, not on the StreamT protocol agents receive.
+    return cast("faust.Stream[bytes]", stream)
 
 
 async def run_enrichment(

@@ -8,7 +8,6 @@ import sys
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import IO
 
 import orjson
 
@@ -80,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules_test.add_argument("rules_file", type=Path)
     rules_test.add_argument(
-        "--article", type=Path, required=True,
+        "--article",
+        type=Path,
+        required=True,
         help="a raw or enriched article as JSON (or the first line of a JSON Lines file)",
     )
     rules_test.set_defaults(run=cmd_rules_test)
@@ -113,7 +114,9 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
         report = produce(producer, topic, read_lines(args.files), progress=not args.no_progress)
     finally:
         producer.close()
-    print(f"published {report.sent} records to {topic} ({report.invalid} invalid, sent for the DLQ)")
+    print(
+        f"published {report.sent} records to {topic} ({report.invalid} invalid, sent for the DLQ)"
+    )
     return 0
 
 
@@ -167,11 +170,8 @@ def report_error(line_number: int, error: Exception) -> None:
 
 def numbered_lines(files: Sequence[Path]) -> Iterator[tuple[int, bytes]]:
     number = 0
-    streams: list[IO[bytes]] = (
-        [sys.stdin.buffer] if not files else [Path(f).open("rb") for f in files]
-    )
-    for stream in streams:
-        with stream:
+    for path in files or [Path("-")]:
+        with sys.stdin.buffer if str(path) == "-" else path.open("rb") as stream:
             for line in stream:
                 number += 1
                 if line.strip():

@@ -48,8 +48,9 @@ def canonical_url(url: str) -> str:
         sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k))
     )
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("https" if parts.scheme in ("http", "https") else parts.scheme,
-                       host, path, query, ""))
+    return urlunsplit(
+        ("https" if parts.scheme in ("http", "https") else parts.scheme, host, path, query, "")
+    )
 
 
 def normalise_text(text: str) -> str:

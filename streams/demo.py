@@ -39,12 +39,16 @@ def main() -> int:
     for line in setup_everything(settings):
         print(line)
     RUN.mkdir(parents=True, exist_ok=True)
-    start_background("receiver", ["receiver", "--port", str(RECEIVER_PORT)], env,
-                     ready=b"listening")
+    start_background(
+        "receiver", ["receiver", "--port", str(RECEIVER_PORT)], env, ready=b"listening"
+    )
     start_background("worker", ["worker"], env, ready=b"Ready")
     for name in SAMPLE_FILES:
-        subprocess.run([sys.executable, "-m", "streams.cli", "produce", str(SAMPLES / name)],
-                       env=env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "streams.cli", "produce", str(SAMPLES / name)],
+            env=env,
+            check=True,
+        )
     ids = valid_ids()
     es = make_client(settings)
     docs = wait_for_docs(es, settings, ids)
@@ -62,8 +66,13 @@ def start_background(name: str, args: list[str], env: dict[str, str], *, ready: 
         print(f"{name} already running (pid {pidfile.read_text().strip()}, log {log})")
         return
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     pidfile.write_text(str(process.pid))
     deadline = time.monotonic() + 180
     while ready not in log.read_bytes():
@@ -101,19 +110,24 @@ def wait_for_docs(es: Elasticsearch, settings: Settings, ids: list[str]) -> dict
             print(f"\nall {len(ids)} sample articles are indexed in {settings.articles_alias}\n")
             return docs
         if time.monotonic() > deadline:
-            raise SystemExit(f"only {len(docs)} of {len(ids)} articles indexed after 300s; "
-                             f"see {RUN / 'worker.log'}")
+            raise SystemExit(
+                f"only {len(docs)} of {len(ids)} articles indexed after 300s; "
+                f"see {RUN / 'worker.log'}"
+            )
         time.sleep(1)
 
 
 def fired_alerts(es: Elasticsearch, settings: Settings, ids: list[str]) -> dict[str, list[str]]:
     es.indices.refresh(index=settings.alerts_index)
-    hits = es.search(index=settings.alerts_index, query={"terms": {"article_id": ids}},
-                     size=500)["hits"]["hits"]
+    hits = es.search(index=settings.alerts_index, query={"terms": {"article_id": ids}}, size=500)[
+        "hits"
+    ]["hits"]
     fired: dict[str, list[str]] = {}
     for hit in hits:
         record = hit["_source"]
-        fired.setdefault(record["article_id"], []).append(f"{record['rule_id']}({record['status']})")
+        fired.setdefault(record["article_id"], []).append(
+            f"{record['rule_id']}({record['status']})"
+        )
     return fired
 
 
@@ -122,25 +136,33 @@ def print_articles(docs: dict[str, Any], fired: dict[str, list[str]]) -> None:
     print("-" * 150)
     for doc_id, doc in docs.items():
         entities = sorted(doc["entities"], key=lambda e: -e["count"])
-        top = ", ".join(e["name"] for e in entities if e["label"] in
-                        {"PERSON", "ORG", "GPE"})[:42]
+        top = ", ".join(e["name"] for e in entities if e["label"] in {"PERSON", "ORG", "GPE"})[:42]
         topics = ", ".join(t["label"] for t in doc["topics"][:3])[:28]
         dup = " [duplicate]" if doc.get("duplicate_of") else ""
-        print(f"{(doc['title'] or '')[:47]:<48} {doc['language'] or '?':<4} {top:<42} "
-              f"{topics:<28} {', '.join(fired.get(doc_id, [])) or '-'}{dup}")
+        print(
+            f"{(doc['title'] or '')[:47]:<48} {doc['language'] or '?':<4} {top:<42} "
+            f"{topics:<28} {', '.join(fired.get(doc_id, [])) or '-'}{dup}"
+        )
 
 
 def print_dead_letters(settings: Settings) -> None:
-    consumer = KafkaConsumer(settings.topic_dlq, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             group_id=None, consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        settings.topic_dlq,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=2000,
+    )
     letters = [orjson.loads(r.value) for r in consumer]
     consumer.close()
     print(f"\n{settings.topic_dlq}: {len(letters)} dead letters; the latest:")
     for letter in letters[-3:]:
         original = base64.b64decode(letter["original"])[:40]
-        print(f"  {letter['source_topic']}[{letter['source_partition']}]@{letter['source_offset']}"
-              f" {letter['stage']}: {letter['reason']}  <- {original!r}")
+        print(
+            f"  {letter['source_topic']}[{letter['source_partition']}]@{letter['source_offset']}"
+            f" {letter['stage']}: {letter['reason']}  <- {original!r}"
+        )
 
 
 def print_receiver_log() -> None:
@@ -153,10 +175,11 @@ def print_receiver_log() -> None:
 def print_next_steps(settings: Settings) -> None:
     print(f"""
 Search it:
-  curl -s '{settings.es_url}/{settings.articles_alias}/_search?pretty' -H 'Content-Type: application/json' \\
-    -d '{{"query": {{"query_string": {{"query": "topics.label:sanctions AND entities.name:\\"Xi Jinping\\""}}}}}}'
+  curl -s '{settings.es_url}/{settings.articles_alias}/_search?pretty' \\
+    -H 'Content-Type: application/json' -d '{{"query": {{"query_string": {{"query":
+    "topics.label:sanctions AND entities.name:\\"Xi Jinping\\""}}}}}}'
   curl -s '{settings.es_url}/{settings.alerts_index}/_search?pretty'
-The stack, worker ({RUN / 'worker.log'}) and receiver keep running. Stop everything with: make down
+The stack, worker ({RUN / "worker.log"}) and receiver keep running. Stop everything with: make down
 """)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -35,7 +37,9 @@ def pipeline_topics(settings: Settings) -> list[NewTopic]:
 def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; return the names created."""
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="newsstream-setup")
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap, client_id="newsstream-setup"
+        )
     except KafkaError as exc:
         raise StackError(
             f"no Kafka broker at {settings.kafka_bootstrap}; start it (`make up`) "
@@ -45,10 +49,9 @@ def ensure_topics(settings: Settings) -> list[str]:
         existing = set(admin.list_topics())
         missing = [t for t in pipeline_topics(settings) if t.name not in existing]
         if missing:
-            try:
+            # Another worker may create one between list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing, validate_only=False)
-            except TopicAlreadyExistsError:
-                pass  # another worker created it between list and create
         return [t.name for t in missing]
     except KafkaError as exc:
         raise StackError(f"could not create Kafka topics: {exc}") from exc

@@ -25,6 +25,9 @@ WAIT_SECONDS="${NEWSSTREAM_STACK_WAIT:-180}"
 LIB="$STACK/lib"
 KAFKA_DIR="$STACK/kafka"
 ES_DIR="$STACK/elasticsearch"
+# Where the node actually lives when the stack folder is out of the ES user's reach.
+ES_LOCATION_FILE="$STACK/elasticsearch.location"
+if [[ -f "$ES_LOCATION_FILE" ]]; then ES_DIR="$(cat "$ES_LOCATION_FILE")"; fi
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -125,6 +128,29 @@ ensure_es_user() {
     || die "could not create user $ES_USER; create it or run as a non-root user"
 }
 
+es_place() {  # as root: make sure the ES user can reach the node's folder, else move it
+  [[ $EUID -eq 0 ]] || return 0
+  mkdir -p "$ES_DIR"
+  chown "$ES_USER" "$ES_DIR"
+  if ! runuser -u "$ES_USER" -- test -x "$ES_DIR"; then
+    local alt
+    alt="/var/tmp/newsstream-es-$(printf %s "$STACK" | md5sum | cut -c1-8)"
+    log "$ES_USER cannot reach $ES_DIR (a parent folder is private); using $alt"
+    ES_DIR="$alt"
+    mkdir -p "$ES_DIR"
+    echo "$ES_DIR" > "$ES_LOCATION_FILE"
+  fi
+}
+
+es_java() {  # the JVM, copied next to the node if the ES user cannot reach the venv's
+  local jh="$1"
+  if [[ $EUID -eq 0 ]] && ! runuser -u "$ES_USER" -- test -x "$jh/bin/java"; then
+    if [[ ! -x "$ES_DIR/jdk/bin/java" ]]; then cp -a "$jh" "$ES_DIR/jdk"; fi
+    jh="$ES_DIR/jdk"
+  fi
+  echo "$jh"
+}
+
 es_install() {  # unpack the zip and lay out config, data and logs for the node
   local home="$ES_DIR/home"
   if [[ ! -x "$home/bin/elasticsearch" ]]; then
@@ -148,7 +174,8 @@ es_up() {
   if pid_alive "$pidfile" && es_healthy; then log "Elasticsearch already up"; return 0; fi
   port_busy 9200 && ! pid_alive "$pidfile" && die "port 9200 is taken by another process: stop it first"
   ensure_es_user
-  jh="$(java_home)"
+  es_place
+  jh="$(es_java "$(java_home)")"
   es_install
   if ! as_es_user test -x "$jh/bin/java" || ! as_es_user test -r "$ES_DIR/home/bin/elasticsearch"; then
     die "user $ES_USER cannot reach $ES_DIR or $jh: make their parent folders world-executable (chmod o+x) or set NEWSSTREAM_STACK_DIR to such a place"

@@ -26,7 +26,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < self.base_delay:
-            raise ConfigError("retry policy needs max_attempts >= 1 and 0 <= base_delay <= max_delay")
+            raise ConfigError(
+                "retry policy needs max_attempts >= 1 and 0 <= base_delay <= max_delay"
+            )
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter delay before attempt ``attempt + 1`` (attempt counts from 1)."""
@@ -114,4 +116,3 @@ async def deliver(
                 delay = min(max(delay, exc.retry_after), policy.max_delay)
             await sleep(delay)
     return DeliveryResult(False, policy.max_attempts, status, last_error)
-

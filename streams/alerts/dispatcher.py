@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 from elasticsearch import AsyncElasticsearch
-
-from streams.alerts.delivery import DeliveryResult, RetryPolicy, deliver
 from streams.alerts.payloads import render_payload
 from streams.alerts.rules import RuleSet, Target, load_rules
 from streams.alerts.signing import sign_headers
+
+from streams.alerts.delivery import DeliveryResult, RetryPolicy, deliver
 from streams.alerts.store import AlertStatus, claim, mark
 from streams.dlq import utc_now
 from streams.errors import ConfigError, DeliveryError
@@ -120,11 +120,19 @@ class AlertDispatcher:
                 errors.append(f"{name}: {result.last_error}")
         status = AlertStatus.FAILED if errors else AlertStatus.SENT
         last_error = "; ".join(errors) or None
-        await mark(self.es, index, alert.alert_id, status=status, attempts=attempts,
-                   last_error=last_error, now=utc_now())
+        await mark(
+            self.es,
+            index,
+            alert.alert_id,
+            status=status,
+            attempts=attempts,
+            last_error=last_error,
+            now=utc_now(),
+        )
         if errors:
-            return DeliveryError(f"alert {alert.alert_id} not delivered: {last_error}",
-                                 retryable=False)
+            return DeliveryError(
+                f"alert {alert.alert_id} not delivered: {last_error}", retryable=False
+            )
         return None
 
     async def deliver_to(self, target: Target, alert: Alert) -> DeliveryResult:
@@ -137,5 +145,6 @@ class AlertDispatcher:
         def signed(attempt: int) -> dict[str, str]:
             return sign_headers(body, secret, timestamp=int(time.time())) if secret else {}
 
-        return await deliver(self.http, target.url, body, headers, policy=self.policy,
-                             headers_for_attempt=signed)
+        return await deliver(
+            self.http, target.url, body, headers, policy=self.policy, headers_for_attempt=signed
+        )

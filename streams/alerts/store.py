@@ -27,8 +27,13 @@ class AlertStatus(StrEnum):
 
 def alert_record(alert: Alert, *, now: str) -> dict[str, Any]:
     record = asdict(alert)
-    record.update(status=AlertStatus.PENDING.value, attempts=0, last_error=None,
-                  updated_at=now, delivered_at=None)
+    record.update(
+        status=AlertStatus.PENDING.value,
+        attempts=0,
+        last_error=None,
+        updated_at=now,
+        delivered_at=None,
+    )
     return record
 
 
@@ -39,8 +44,9 @@ async def claim(es: AsyncElasticsearch, index: str, alert: Alert, *, now: str) -
     again, and receivers can drop the rare repeat by the X-Newsstream-Alert-Id header.
     """
     try:
-        await es.create(index=index, id=alert.alert_id, document=alert_record(alert, now=now),
-                        refresh=False)
+        await es.create(
+            index=index, id=alert.alert_id, document=alert_record(alert, now=now), refresh=False
+        )
         return True
     except ConflictError:
         existing = await es.get(index=index, id=alert.alert_id)

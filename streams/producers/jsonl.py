@@ -45,7 +45,9 @@ def to_record(line: bytes) -> Record:
     try:
         raw = parse_raw_article(line)
     except InvalidArticle as exc:
-        return Record(key=hashlib.sha256(line).hexdigest()[:32].encode(), value=line, error=str(exc))
+        return Record(
+            key=hashlib.sha256(line).hexdigest()[:32].encode(), value=line, error=str(exc)
+        )
     record = orjson.loads(line)
     record["id"] = raw.id
     return Record(key=raw.id.encode(), value=dumps(record), error=None)
@@ -54,7 +56,7 @@ def to_record(line: bytes) -> Record:
 def read_lines(paths: Iterable[Path | str]) -> Iterator[bytes]:
     for path in paths:
         stream: IO[bytes]
-        with (sys.stdin.buffer if str(path) == "-" else Path(path).open("rb")) as stream:
+        with sys.stdin.buffer if str(path) == "-" else Path(path).open("rb") as stream:
             for line in stream:
                 if line.strip():
                     yield line.strip()
@@ -72,7 +74,8 @@ def make_producer(bootstrap: str) -> KafkaProducer:
         )
     except KafkaError as exc:
         raise StackError(
-            f"no Kafka broker at {bootstrap}; start it (`make up`) or set NEWSSTREAM_KAFKA_BOOTSTRAP"
+            f"no Kafka broker at {bootstrap}; start it (`make up`) "
+            "or set NEWSSTREAM_KAFKA_BOOTSTRAP"
         ) from exc
 
 
@@ -85,7 +88,9 @@ def produce(
         record = to_record(line)
         if record.error:
             invalid += 1
-            log.warning("publishing an invalid record; the worker will dead-letter it: %s", record.error)
+            log.warning(
+                "publishing an invalid record; the worker will dead-letter it: %s", record.error
+            )
         futures.append(producer.send(topic, key=record.key, value=record.value))
         sent += 1
     producer.flush()

@@ -29,7 +29,9 @@ class BulkOutcome:
     rejected: dict[str, str] = field(default_factory=dict)  # id -> reason
 
 
-def index_operations(index: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+def index_operations(
+    index: str, docs: Sequence[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
     """The bulk body: an ``index`` action (create or overwrite) per document."""
     operations: list[dict[str, Any]] = []
     for doc_id, doc in docs:

@@ -13,6 +13,7 @@ without forcing a refresh per article.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -54,8 +55,11 @@ class ElasticsearchDuplicateIndex:
         if seen["content_hash"] == fp.content_hash:
             return True
         stored = seen.get("simhash")
-        return bool(fp.simhash is not None and stored
-                    and hamming(int(stored, 16), fp.simhash) <= self._max_distance)
+        return bool(
+            fp.simhash is not None
+            and stored
+            and hamming(int(stored, 16), fp.simhash) <= self._max_distance
+        )
 
     def _in_recent(self, article_id: str, fp: Fingerprint) -> str | None:
         for seen in self._recent:
@@ -70,8 +74,13 @@ class ElasticsearchDuplicateIndex:
             should.append({"terms": {"bands": bands}})
         hits = self._es.search(
             index=self._index,
-            query={"bool": {"should": should, "minimum_should_match": 1,
-                            "must_not": [{"term": {"article_id": article_id}}]}},
+            query={
+                "bool": {
+                    "should": should,
+                    "minimum_should_match": 1,
+                    "must_not": [{"term": {"article_id": article_id}}],
+                }
+            },
             sort=[{"seen_at": "asc"}],
             size=50,
         )["hits"]["hits"]
@@ -90,7 +99,6 @@ class ElasticsearchDuplicateIndex:
             "seen_at": datetime.now(UTC).isoformat(),
         }
         self._recent.append(document)
-        try:
+        # Another worker may have recorded it first: its answer stands.
+        with contextlib.suppress(ConflictError):
             self._es.create(index=self._index, id=article_id, document=document)
-        except ConflictError:
-            pass  # another worker recorded it first; its answer stands

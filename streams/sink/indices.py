@@ -87,9 +87,7 @@ def ensure_indices(
         )
         if not es.indices.exists_alias(name=articles_alias):
             first = f"{articles_alias}-000001"
-            es.indices.create(
-                index=first, aliases={articles_alias: {"is_write_index": True}}
-            )
+            es.indices.create(index=first, aliases={articles_alias: {"is_write_index": True}})
             created.append(first)
         for index in (alerts_index, fingerprints_index):
             if not es.indices.exists(index=index):
@@ -97,14 +95,18 @@ def ensure_indices(
                 created.append(index)
     except EsConnectionError as exc:
         raise SinkError(
-            f"cannot reach Elasticsearch ({exc}); is it running? Try `make up` or check NEWSSTREAM_ES_URL"
+            f"cannot reach Elasticsearch ({exc}); is it running? "
+            "Try `make up` or check NEWSSTREAM_ES_URL"
         ) from exc
     except ApiError as exc:
         if _already_exists(exc):
             return created
         raise SinkError(f"Elasticsearch refused the index set-up: {exc}") from exc
     if "analysis-common" not in modules:
-        log.info("Elasticsearch has no analysis-common module: body is indexed with the standard analyzer only")
+        log.info(
+            "Elasticsearch has no analysis-common module: "
+            "body is indexed with the standard analyzer only"
+        )
     return created
 
 

@@ -38,7 +38,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, every: float = 0.5) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float, what: str, every: float = 0.5
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -97,18 +99,24 @@ def es(settings: Settings) -> Iterator[Elasticsearch]:
 
 
 @pytest.fixture(scope="session")
-def worker(settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def worker(
+    settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
     log_path = tmp_path_factory.mktemp("logs") / "worker.log"
     env = {**os.environ, **settings.as_env()}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until(
             lambda: process.poll() is not None or b"Ready" in log_path.read_bytes(),
-            timeout=120, what="the worker to be ready",
+            timeout=120,
+            what="the worker to be ready",
         )
         if process.poll() is not None:
             pytest.fail(f"worker exited early:\n{log_path.read_text()[-4000:]}")
@@ -125,8 +133,13 @@ def worker(settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempP
 def delete_topics(settings: Settings) -> None:
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
-        names = [settings.topic_raw, settings.topic_enriched, settings.topic_dlq,
-                 settings.topic_alerts, settings.topic_alerts_dlq]
+        names = [
+            settings.topic_raw,
+            settings.topic_enriched,
+            settings.topic_dlq,
+            settings.topic_alerts,
+            settings.topic_alerts_dlq,
+        ]
         admin.delete_topics([n for n in names if n in set(admin.list_topics())])
     finally:
         admin.close()
@@ -137,15 +150,22 @@ def produce(settings: Settings) -> Callable[[Path], None]:
     def run(path: Path) -> None:
         subprocess.run(
             [sys.executable, "-m", "streams.cli", "produce", "--no-progress", str(path)],
-            cwd=ROOT, env={**os.environ, **settings.as_env()}, check=True,
+            cwd=ROOT,
+            env={**os.environ, **settings.as_env()},
+            check=True,
         )
+
     return run
 
 
 def consume_all(settings: Settings, topic: str, *, expect: int, timeout: float = 60) -> list[Any]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None, consumer_timeout_ms=1000,
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=1000,
     )
     records: list[Any] = []
     deadline = time.monotonic() + timeout

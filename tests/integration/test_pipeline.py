@@ -38,13 +38,20 @@ def get_docs(es: Elasticsearch, index: str, ids: list[str]) -> dict[str, dict[st
 
 
 @pytest.fixture(scope="module")
-def indexed(worker: Path, produce: Any, settings: Settings, es: Elasticsearch) -> dict[str, dict[str, Any]]:
+def indexed(
+    worker: Path, produce: Any, settings: Settings, es: Elasticsearch
+) -> dict[str, dict[str, Any]]:
     for name in ("seed_article.jsonl", "articles.jsonl", "malformed.jsonl"):
         produce(SAMPLES / name)
     wanted = [SEED_ID, *ARTICLE_IDS]
     return wait_until(  # type: ignore[no-any-return]
-        lambda: (docs := get_docs(es, settings.articles_alias, wanted)) and len(docs) == len(wanted) and docs,
-        timeout=180, what="every sample article in Elasticsearch",
+        lambda: (
+            (docs := get_docs(es, settings.articles_alias, wanted))
+            and len(docs) == len(wanted)
+            and docs
+        ),
+        timeout=180,
+        what="every sample article in Elasticsearch",
     )
 
 
@@ -58,21 +65,33 @@ def alerts(es: Elasticsearch, settings: Settings, **term: str) -> list[dict[str,
 def test_seed_article_is_searchable_with_its_persons_and_topic(indexed: dict[str, Any]) -> None:
     seed = indexed[SEED_ID]
     persons = {e["name"] for e in seed["entities"] if e["label"] == "PERSON"}
-    assert {"Igor Morgulov", "Xi Jinping", "Vladimir Putin", "Wang Yi", "Sergei Shoigu",
-            "Sanae Takaichi"} <= persons
+    assert {
+        "Igor Morgulov",
+        "Xi Jinping",
+        "Vladimir Putin",
+        "Wang Yi",
+        "Sergei Shoigu",
+        "Sanae Takaichi",
+    } <= persons
     assert "sanctions" in {t["label"] for t in seed["topics"]}
     assert "error: Content is protected" not in seed["body"]
 
 
-def test_every_valid_sample_is_indexed_once(indexed: dict[str, Any], es: Elasticsearch, settings: Settings) -> None:
+def test_every_valid_sample_is_indexed_once(
+    indexed: dict[str, Any], es: Elasticsearch, settings: Settings
+) -> None:
     es.indices.refresh(index=settings.articles_alias)
     assert es.count(index=settings.articles_alias)["count"] == len(ARTICLE_IDS) + 1
 
 
-def test_search_finds_the_seed_by_entity_and_topic(indexed: dict[str, Any], es: Elasticsearch, settings: Settings) -> None:
+def test_search_finds_the_seed_by_entity_and_topic(
+    indexed: dict[str, Any], es: Elasticsearch, settings: Settings
+) -> None:
     hits = es.search(
         index=settings.articles_alias,
-        query={"query_string": {"query": 'entities.name:"Sergei Shoigu" AND topics.label:sanctions'}},
+        query={
+            "query_string": {"query": 'entities.name:"Sergei Shoigu" AND topics.label:sanctions'}
+        },
     )["hits"]["hits"]
     assert [h["_id"] for h in hits] == [SEED_ID]
 
@@ -84,14 +103,18 @@ def test_replay_overwrites_instead_of_duplicating(
     produce(SAMPLES / "seed_article.jsonl")
     wait_until(
         lambda: get_docs(es, settings.articles_alias, [SEED_ID])[SEED_ID]["ingested_at"] != before,
-        timeout=60, what="the replayed seed article to be re-indexed",
+        timeout=60,
+        what="the replayed seed article to be re-indexed",
     )
     assert es.count(index=settings.articles_alias)["count"] == len(ARTICLE_IDS) + 1
 
 
 def test_html_page_is_reduced_to_its_story(indexed: dict[str, Any]) -> None:
-    html_ids = [i for i, line in zip(ARTICLE_IDS, sample_lines("articles.jsonl"), strict=True)
-                if orjson.loads(line).get("html")]
+    html_ids = [
+        i
+        for i, line in zip(ARTICLE_IDS, sample_lines("articles.jsonl"), strict=True)
+        if orjson.loads(line).get("html")
+    ]
     assert html_ids, "samples must include an HTML page"
     body = indexed[html_ids[0]]["body"]
     assert len(body) > 300
@@ -126,14 +149,20 @@ def test_sanctions_alert_is_recorded_and_delivered_once(
     indexed: dict[str, Any], es: Elasticsearch, settings: Settings, receiver: WebhookReceiver
 ) -> None:
     records = wait_until(
-        lambda: [a for a in alerts(es, settings, rule_id="sanctions-watch", article_id=SEED_ID)
-                 if a["status"] == "sent"],
-        timeout=60, what="the seed's sanctions alert to be sent",
+        lambda: [
+            a
+            for a in alerts(es, settings, rule_id="sanctions-watch", article_id=SEED_ID)
+            if a["status"] == "sent"
+        ],
+        timeout=60,
+        what="the seed's sanctions alert to be sent",
     )
     assert len(records) == 1
     record = records[0]
     assert record["attempts"] == 1 and record["delivered_at"]
-    posts = [r for r in receiver.received if r.headers.get("X-Newsstream-Alert-Id") == record["alert_id"]]
+    posts = [
+        r for r in receiver.received if r.headers.get("X-Newsstream-Alert-Id") == record["alert_id"]
+    ]
     assert len(posts) == 1
     assert SEED_ID in posts[0].body.decode()
 
@@ -142,12 +171,17 @@ def test_syndicated_story_fires_one_alert_per_rule(
     indexed: dict[str, Any], es: Elasticsearch, settings: Settings
 ) -> None:
     original, copy = ARTICLE_IDS[0], ARTICLE_IDS[3]
-    wait_until(lambda: alerts(es, settings, rule_id="sanctions-watch", article_id=original),
-               timeout=60, what="the sanctions alert of the original story")
+    wait_until(
+        lambda: alerts(es, settings, rule_id="sanctions-watch", article_id=original),
+        timeout=60,
+        what="the sanctions alert of the original story",
+    )
     assert alerts(es, settings, rule_id="sanctions-watch", article_id=copy) == []
 
 
-def test_ordinary_news_fires_no_alert(indexed: dict[str, Any], es: Elasticsearch, settings: Settings) -> None:
+def test_ordinary_news_fires_no_alert(
+    indexed: dict[str, Any], es: Elasticsearch, settings: Settings
+) -> None:
     wait_until(lambda: alerts(es, settings, article_id=SEED_ID), timeout=60, what="any alert")
     sports = ARTICLE_IDS[-1]
     assert alerts(es, settings, article_id=sports) == []

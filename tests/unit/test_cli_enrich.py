@@ -18,7 +18,11 @@ SAMPLES = ROOT / "samples"
 def enrich(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "streams.cli", "enrich", *args],
-        input=stdin, capture_output=True, cwd=ROOT, timeout=300, check=False,
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
     )
 
 
@@ -33,7 +37,9 @@ def records(out: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def test_one_output_per_valid_line_in_input_order(mixed_run: subprocess.CompletedProcess[bytes]) -> None:
+def test_one_output_per_valid_line_in_input_order(
+    mixed_run: subprocess.CompletedProcess[bytes],
+) -> None:
     inputs = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_bytes().splitlines()]
     outputs = records(mixed_run.stdout)
     assert [o["title"] for o in outputs] == [i["title"] for i in inputs]
@@ -48,7 +54,9 @@ def test_invalid_lines_are_reported_on_stderr_and_the_rest_go_on(
     assert all(e["error"] and e["error_type"] == "InvalidArticle" for e in errors)
 
 
-def test_output_matches_the_enriched_article_schema(mixed_run: subprocess.CompletedProcess[bytes]) -> None:
+def test_output_matches_the_enriched_article_schema(
+    mixed_run: subprocess.CompletedProcess[bytes],
+) -> None:
     schema = json.loads((ROOT / "schemas" / "enriched_article.schema.json").read_text())
     for record in records(mixed_run.stdout):
         jsonschema.validate(record, schema)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.codec import article_id, canonical_url, enriched_from_json, dumps, parse_raw_article
+from streams.codec import article_id, canonical_url, dumps, enriched_from_json, parse_raw_article
 from streams.errors import InvalidArticle
 from streams.models import EnrichedArticle, Entity, ScoredLabel, TopicMatch
 
@@ -54,11 +54,19 @@ def test_invalid_records_say_what_is_wrong(line: bytes, reason: str) -> None:
 
 def test_enriched_article_round_trips_through_json() -> None:
     article = EnrichedArticle(
-        id="1", url=None, title="t", body="Xi met Putin", language="en", source=None,
-        published_at=None, ingested_at="2026-01-01T00:00:00Z",
+        id="1",
+        url=None,
+        title="t",
+        body="Xi met Putin",
+        language="en",
+        source=None,
+        published_at=None,
+        ingested_at="2026-01-01T00:00:00Z",
         entities=[Entity("Xi Jinping", "PERSON", [(0, 2)], 1)],
         categories=[ScoredLabel("politics", 0.9)],
-        topics=[TopicMatch("diplomacy", 0.5, ["met"])], keywords=["putin"], countries=["CN"],
+        topics=[TopicMatch("diplomacy", 0.5, ["met"])],
+        keywords=["putin"],
+        countries=["CN"],
     )
     assert enriched_from_json(dumps(article)) == article
 

@@ -27,8 +27,15 @@ def receiver() -> Iterator[WebhookReceiver]:
 def post(url: str, policy: RetryPolicy = FAST) -> object:
     async def run() -> object:
         async with httpx.AsyncClient(timeout=2) as client:
-            return await deliver(client, url, b'{"a":1}', {"Content-Type": "application/json"},
-                                 policy=policy, rng=random.Random(1))
+            return await deliver(
+                client,
+                url,
+                b'{"a":1}',
+                {"Content-Type": "application/json"},
+                policy=policy,
+                rng=random.Random(1),
+            )
+
     return asyncio.run(run())
 
 
@@ -57,7 +64,10 @@ def test_connection_refused_is_retried_then_failed() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    result = post(f"http://127.0.0.1:{port}/hook", RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01))
+    result = post(
+        f"http://127.0.0.1:{port}/hook",
+        RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01),
+    )
     assert not result.delivered and result.attempts == 2  # type: ignore[attr-defined]
     assert "could not connect" in (result.last_error or "")  # type: ignore[attr-defined]
 
@@ -67,6 +77,7 @@ def test_client_errors_are_not_retried() -> None:
         transport = httpx.MockTransport(lambda request: httpx.Response(404, text="no such hook"))
         async with httpx.AsyncClient(transport=transport) as client:
             return await deliver(client, "http://receiver/hook", b"{}", {}, policy=FAST)
+
     result = asyncio.run(run())
     assert not result.delivered and result.attempts == 1 and result.status_code == 404  # type: ignore[attr-defined]
 
@@ -81,8 +92,16 @@ def test_429_honours_retry_after() -> None:
     async def run() -> object:
         transport = httpx.MockTransport(lambda request: next(answers))
         async with httpx.AsyncClient(transport=transport) as client:
-            return await deliver(client, "http://receiver/hook", b"{}", {}, policy=FAST,
-                                 rng=random.Random(0), sleep=sleep)
+            return await deliver(
+                client,
+                "http://receiver/hook",
+                b"{}",
+                {},
+                policy=FAST,
+                rng=random.Random(0),
+                sleep=sleep,
+            )
+
     result = asyncio.run(run())
     assert result.delivered and result.attempts == 2  # type: ignore[attr-defined]
     assert slept == [0.04]

@@ -10,12 +10,21 @@ from streams.errors import InvalidArticle
 
 def test_dead_letter_keeps_reason_origin_and_bytes() -> None:
     letter = dead_letter(
-        error=InvalidArticle("not valid JSON"), stage="parse", topic="articles.raw",
-        partition=2, offset=41, original=b"\xff{broken", failed_at="2026-01-01T00:00:00Z",
+        error=InvalidArticle("not valid JSON"),
+        stage="parse",
+        topic="articles.raw",
+        partition=2,
+        offset=41,
+        original=b"\xff{broken",
+        failed_at="2026-01-01T00:00:00Z",
     )
     assert letter.reason == "not valid JSON"
     assert letter.error_type == "InvalidArticle"
-    assert (letter.source_topic, letter.source_partition, letter.source_offset) == ("articles.raw", 2, 41)
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        "articles.raw",
+        2,
+        41,
+    )
     assert base64.b64decode(letter.original) == b"\xff{broken"
 
 

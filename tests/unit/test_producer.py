@@ -26,8 +26,14 @@ def test_invalid_line_is_kept_verbatim_for_the_dlq() -> None:
 
 
 def test_every_committed_sample_is_valid_and_every_malformed_one_is_not() -> None:
-    good = [to_record(ln) for ln in (SAMPLES / "articles.jsonl").read_bytes().splitlines() if ln.strip()]
-    bad = [to_record(ln) for ln in (SAMPLES / "malformed.jsonl").read_bytes().splitlines() if ln.strip()]
+    good = [
+        to_record(ln) for ln in (SAMPLES / "articles.jsonl").read_bytes().splitlines() if ln.strip()
+    ]
+    bad = [
+        to_record(ln)
+        for ln in (SAMPLES / "malformed.jsonl").read_bytes().splitlines()
+        if ln.strip()
+    ]
     assert good and all(r.error is None for r in good)
     assert len({r.key for r in good}) == len(good)
     assert bad and all(r.error for r in bad)

@@ -6,8 +6,10 @@ from streams.sink.bulk import classify_items, index_operations
 def test_operations_carry_the_article_id_as_document_id() -> None:
     ops = index_operations("news", [("a1", {"id": "a1"}), ("b2", {"id": "b2"})])
     assert ops == [
-        {"index": {"_index": "news", "_id": "a1"}}, {"id": "a1"},
-        {"index": {"_index": "news", "_id": "b2"}}, {"id": "b2"},
+        {"index": {"_index": "news", "_id": "a1"}},
+        {"id": "a1"},
+        {"index": {"_index": "news", "_id": "b2"}},
+        {"id": "b2"},
     ]
 
 
@@ -15,10 +17,20 @@ def test_items_are_classified_indexed_retryable_or_rejected() -> None:
     items = [
         {"index": {"_id": "ok", "status": 201}},
         {"index": {"_id": "again", "status": 200}},
-        {"index": {"_id": "busy", "status": 429,
-                   "error": {"type": "es_rejected_execution_exception", "reason": "queue full"}}},
-        {"index": {"_id": "bad", "status": 400,
-                   "error": {"type": "document_parsing_exception", "reason": "failed to parse"}}},
+        {
+            "index": {
+                "_id": "busy",
+                "status": 429,
+                "error": {"type": "es_rejected_execution_exception", "reason": "queue full"},
+            }
+        },
+        {
+            "index": {
+                "_id": "bad",
+                "status": 400,
+                "error": {"type": "document_parsing_exception", "reason": "failed to parse"},
+            }
+        },
     ]
     outcome = classify_items(items)
     assert outcome.indexed == ["ok", "again"]
