@@ -197,9 +197,7 @@ def predict_cli(docs: Sequence[Document]) -> Iterator[list[tuple[int, int, str]]
         json.dumps({"id": f"conll-{i}", "title": "", "text": d.text}) + "\n"
         for i, d in enumerate(docs)
     )
-    proc = subprocess.run(
-        cmd, input=payload, capture_output=True, text=True, check=False, cwd=REPO
-    )
+    proc = subprocess.run(cmd, input=payload, capture_output=True, text=True, check=False, cwd=REPO)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")

@@ -164,7 +164,12 @@ def create_app(
                 await count(failed=True)
         if not parsed:
             return pending
-        results = await run_enrichment(pipeline, [raw for _, raw in parsed])
+        try:
+            results = await run_enrichment(pipeline, [raw for _, raw in parsed])
+        except Exception as exc:  # a bug must not make Faust skip the batch's offsets
+            log.exception("enrichment of a batch failed")
+            failure = EnrichmentError(f"enrichment failed for the whole batch: {exc!r}")
+            results = [failure] * len(parsed)
         for (event, raw), result in zip(parsed, results, strict=True):
             if isinstance(result, EnrichedArticle):
                 pending.append(
@@ -236,18 +241,33 @@ def create_app(
                 await asyncio.gather(*pending)
             except NewsstreamError as exc:
                 await send_dead_letter(dlq_topic, event, exc, "match-alerts")
+            except Exception as exc:  # a bug must not make Faust skip the offset
+                log.exception("unexpected error matching alert rules")
+                await send_dead_letter(dlq_topic, event, exc, "match-alerts")
 
     @app.agent(alerts_topic, name="deliver-alerts")
     async def deliver_alerts(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            try:
-                alert = codec.alert_from_json(event.message.value or b"")
-                failure = await dispatcher.dispatch(alert)
-            except NewsstreamError as exc:
-                await send_dead_letter(alerts_dlq_topic, event, exc, "deliver-alerts")
-                continue
+            failure = await deliver_one(event)
             if failure is not None:
                 await send_dead_letter(alerts_dlq_topic, event, failure, "deliver-alerts")
+
+    async def deliver_one(event: Event) -> BaseException | None:
+        """Deliver one alert; wait out an unreachable Elasticsearch instead of dropping it."""
+        delay = 0.5
+        while True:
+            try:
+                alert = codec.alert_from_json(event.message.value or b"")
+                return await dispatcher.dispatch(alert)
+            except SinkBackpressure as exc:
+                log.warning("alert store unavailable, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_SINK_BACKOFF)
+            except NewsstreamError as exc:
+                return exc
+            except Exception as exc:  # a bug must not make Faust skip the offset
+                log.exception("unexpected error delivering an alert")
+                return exc
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:

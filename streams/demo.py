@@ -19,6 +19,7 @@ import orjson
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
+from streams import localrun
 from streams.producers.jsonl import to_record
 from streams.settings import Settings
 from streams.setup import setup_everything
@@ -65,21 +66,8 @@ def start_background(name: str, args: list[str], env: dict[str, str], *, ready: 
     if pidfile.exists() and _alive(int(pidfile.read_text())):
         print(f"{name} already running (pid {pidfile.read_text().strip()}, log {log})")
         return
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = localrun.start(args, env=env, log=log, ready=ready)
     pidfile.write_text(str(process.pid))
-    deadline = time.monotonic() + 180
-    while ready not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            print(log.read_text()[-3000:], file=sys.stderr)
-            raise SystemExit(f"{name} did not start; its log is above ({log})")
-        time.sleep(0.5)
     print(f"{name} started (pid {process.pid}, log {log})")
 
 

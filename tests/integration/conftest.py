@@ -8,7 +8,6 @@ subprocess runs the whole pipeline against them.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,9 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer
 
+from streams import localrun
 from streams.alerts.receiver import WebhookReceiver
+from streams.errors import StackError
 from streams.settings import Secret, Settings
 from streams.setup import setup_everything
 from streams.sink.client import make_client
@@ -104,29 +105,14 @@ def worker(
 ) -> Iterator[Path]:
     log_path = tmp_path_factory.mktemp("logs") / "worker.log"
     env = {**os.environ, **settings.as_env()}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        wait_until(
-            lambda: process.poll() is not None or b"Ready" in log_path.read_bytes(),
-            timeout=120,
-            what="the worker to be ready",
-        )
-        if process.poll() is not None:
-            pytest.fail(f"worker exited early:\n{log_path.read_text()[-4000:]}")
+        process = localrun.start(["worker"], env=env, log=log_path, ready=b"Ready", timeout=120)
+    except StackError as exc:
+        pytest.fail(str(exc))
+    try:
         yield log_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        localrun.stop(process)
         delete_topics(settings)
 
 
