@@ -175,6 +175,7 @@ es_up() {
   port_busy 9200 && ! pid_alive "$pidfile" && die "port 9200 is taken by another process: stop it first"
   ensure_es_user
   es_place
+  pidfile="$ES_DIR/es.pid"
   jh="$(es_java "$(java_home)")"
   es_install
   if ! as_es_user test -x "$jh/bin/java" || ! as_es_user test -r "$ES_DIR/home/bin/elasticsearch"; then
