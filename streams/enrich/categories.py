@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from streams.enrich.terms import TermList, Tokens
+from streams.enrich.terms import Hit, Lexicon, Tokens
 from streams.errors import ConfigError
 from streams.models import ScoredLabel
 from streams.settings import PACKAGE_DATA
@@ -43,7 +43,7 @@ DEFAULT_LEXICON = PACKAGE_DATA / "iptc_categories.yaml"
 
 @dataclass(frozen=True, slots=True)
 class CategoryModel:
-    terms: dict[str, TermList]
+    lexicon: Lexicon
     title_weight: float = 2.0
     min_share: float = 0.1
     max_labels: int = 3
@@ -54,7 +54,7 @@ def load_categories(path: Path = DEFAULT_LEXICON) -> CategoryModel:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         categories = data["categories"]
         terms = {
-            str(label): TermList({str(t): float(w) for t, w in weights.items()})
+            str(label): {str(t): float(w) for t, w in weights.items()}
             for label, weights in categories.items()
         }
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -62,14 +62,17 @@ def load_categories(path: Path = DEFAULT_LEXICON) -> CategoryModel:
     unknown = set(terms) - set(IPTC_TOP_LEVEL)
     if unknown:
         raise ConfigError(f"{path}: not IPTC top-level Media Topics: {sorted(unknown)}")
-    return CategoryModel(terms=terms)
+    return CategoryModel(lexicon=Lexicon(terms))
 
 
 def categorize(model: CategoryModel, *, title: Tokens, body: Tokens) -> list[ScoredLabel]:
     """Categories whose share of the evidence is at least ``min_share``, best first."""
+    weights = model.lexicon.weights
+    body_hits, title_hits = model.lexicon.find(body), model.lexicon.find(title)
     evidence = {
-        label: _evidence(terms, body) + model.title_weight * _evidence(terms, title)
-        for label, terms in model.terms.items()
+        label: _evidence(weights[label], body_hits[label])
+        + model.title_weight * _evidence(weights[label], title_hits[label])
+        for label in weights
     }
     total = sum(evidence.values())
     if total <= 0:
@@ -82,8 +85,8 @@ def categorize(model: CategoryModel, *, title: Tokens, body: Tokens) -> list[Sco
     ]
 
 
-def _evidence(terms: TermList, tokens: Tokens) -> float:
+def _evidence(weights: dict[str, float], hits: list[Hit]) -> float:
     counts: dict[str, int] = defaultdict(int)
-    for hit in terms.find(tokens):
+    for hit in hits:
         counts[hit.term] += 1
-    return sum(terms.weights[t] * (1.0 + math.log(n)) for t, n in counts.items())
+    return sum(weights[t] * (1.0 + math.log(n)) for t, n in counts.items())

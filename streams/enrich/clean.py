@@ -134,14 +134,15 @@ def clean_html(html: str, *, url: str | None = None, title: str | None = None) -
     if not text:
         raise EnrichmentError("HTML extraction found no main text")
     page_title = getattr(doc, "title", None) or None
-    cleaned = clean_text(str(text), title=title or page_title)
+    # trafilatura already drops link blocks; the related-headline rule would cost list items.
+    cleaned = clean_text(str(text), title=title or page_title, drop_related=False)
     author = cleaned.author or _clean_author(getattr(doc, "author", None))
     return CleanText(
         body=cleaned.body, title=title or page_title, author=author, dateline=cleaned.dateline
     )
 
 
-def clean_text(text: str, *, title: str | None = None) -> CleanText:
+def clean_text(text: str, *, title: str | None = None, drop_related: bool = True) -> CleanText:
     """Remove scraped page furniture from ``text``; keep the story, subheadings and quotes."""
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [line for line in lines if line]
@@ -149,7 +150,8 @@ def clean_text(text: str, *, title: str | None = None) -> CleanText:
     author, lines = _take_bio(lines)
     byline, lines = _take_byline(lines)
     lines = [line for line in lines if not _FURNITURE.match(line)]
-    lines = _drop_related_headlines(lines)
+    if drop_related:
+        lines = _drop_related_headlines(lines)
     body = "\n\n".join(lines)
     match = _DATELINE.match(body)
     return CleanText(
@@ -194,13 +196,21 @@ def _take_byline(lines: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _drop_related_headlines(lines: list[str]) -> list[str]:
-    """Drop headline-shaped lines of other stories; keep subheadings.
+    """Drop headline-shaped lines of other stories; keep subheadings and lists.
 
     A line between two paragraphs of the story that does not end like a sentence is a
     heading. Subheadings are short, in Title Case, or questions; the headline of a
-    related article is a long sentence-case line ("Concerns grow over ... in Japan").
+    related article is a long sentence-case line ("Concerns grow over ... in Japan")
+    standing alone between paragraphs (consecutive such lines are a list).
     """
-    return [line for line in lines if not (_is_headline(line) and _is_related_headline(line))]
+    kept = []
+    for index, line in enumerate(lines):
+        before = lines[index - 1] if index > 0 else ""
+        after = lines[index + 1] if index + 1 < len(lines) else ""
+        alone = not _is_headline(before) and not _is_headline(after)
+        if not (alone and _is_headline(line) and _is_related_headline(line)):
+            kept.append(line)
+    return kept
 
 
 def _is_headline(line: str) -> bool:

@@ -1,18 +1,24 @@
-"""Exact and near-duplicate detection: SHA-256 of the normalised body + 64-bit SimHash.
+"""Exact and near-duplicate detection: SHA-256 of the normalised body + MinHash of shingles.
 
-A syndicated story republished on another site differs in a few words, a byline or a
-trailing paragraph; its SimHash over word 3-shingles then differs in a few bits.
-Two bodies are near-duplicates when their SimHashes differ in at most ``max_distance``
-bits. Lookups use the pigeonhole trick: the 64 bits are cut into ``max_distance + 1``
-bands, and two fingerprints within that distance agree on at least one whole band, so
-a band is an exact-match key (a dict here, a keyword field in Elasticsearch).
+A syndicated story republished on another site differs in a standfirst, a credit line
+or a few edited words: its word 3-shingles mostly stay the same. MinHash estimates the
+Jaccard similarity of two shingle sets from 128 minimum hashes; two bodies are
+near-duplicates when the estimate is at least ``threshold`` (0.8).
+
+Lookups use LSH banding: the 128 values are cut into 16 bands of 8, and each band is an
+exact-match key (a dict here, a keyword field in Elasticsearch). Two bodies with
+Jaccard 0.8 share a band with probability 0.95, with 0.9 almost surely, with 0.5 only
+6 % of the time, so candidates are few and each is then checked on the full signature.
 
 ``DuplicateIndex`` is the contract a store must meet; ``InMemoryDuplicateIndex`` is
-the reference implementation, lost on restart.
+the reference implementation, lost on restart. A store keeps, per article, the content
+hash, the band keys (exact-match lookup) and ``fp.encoded()``; it verifies a candidate
+with ``fp.matches_stored(content_hash, encoded)``. No store needs to know the algorithm.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import unicodedata
@@ -24,60 +30,90 @@ import numpy as np
 
 _WORD = re.compile(r"[^\W_]+")
 _SHINGLE = 3
-MAX_DISTANCE = 3
-# Short texts (a headline, a stub) have too few shingles for SimHash to mean anything.
+PERMUTATIONS = 128
+BANDS = 16
+THRESHOLD = 0.8
+# Short texts (a headline, a stub) have too few shingles to compare approximately.
 _MIN_WORDS_FOR_NEAR = 30
-_BIT_POSITIONS = np.arange(64, dtype=np.uint64)
+# One seed per permutation, fixed: signatures must agree across workers and restarts.
+_SEEDS = np.random.default_rng(20240607).integers(0, 2**63, size=PERMUTATIONS, dtype=np.uint64)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What identifies an article body: exact hash, SimHash and its lookup bands."""
+    """What identifies an article body: exact hash and MinHash signature."""
 
     content_hash: str
-    simhash: int | None  # None: too short to compare approximately
+    signature: tuple[int, ...] | None  # None: too short to compare approximately
 
-    def bands(self, max_distance: int = MAX_DISTANCE) -> list[str]:
-        """``"<band>:<hex value>"`` keys; a near-duplicate shares at least one."""
-        if self.simhash is None:
+    def bands(self) -> list[str]:
+        """``"<band>:<hex>"`` keys; a near-duplicate very likely shares at least one."""
+        if self.signature is None:
             return []
-        count = max_distance + 1
-        width = 64 // count
+        rows = len(self.signature) // BANDS
         keys = []
-        for band in range(count):
-            bits = 64 - band * width if band == count - 1 else width
-            value = (self.simhash >> (band * width)) & ((1 << bits) - 1)
-            keys.append(f"{band}:{value:x}")
+        for band in range(BANDS):
+            chunk = self.signature[band * rows : (band + 1) * rows]
+            digest = hashlib.blake2b(repr(chunk).encode(), digest_size=8).hexdigest()
+            keys.append(f"{band}:{digest}")
         return keys
+
+    def similarity(self, other: Fingerprint) -> float:
+        """Estimated Jaccard similarity of the two bodies' shingle sets."""
+        if self.content_hash == other.content_hash:
+            return 1.0
+        if self.signature is None or other.signature is None:
+            return 0.0
+        same = sum(a == b for a, b in zip(self.signature, other.signature, strict=True))
+        return same / len(self.signature)
+
+    def encoded(self) -> str | None:
+        """The signature as compact text for a store (base64 of its low 32 bits per value)."""
+        if self.signature is None:
+            return None
+        raw = np.array(self.signature, dtype=np.uint64).astype(np.uint32).astype(">u4")
+        return base64.b64encode(raw.tobytes()).decode("ascii")
+
+    def matches_stored(
+        self, content_hash: str, encoded: str | None, *, threshold: float = THRESHOLD
+    ) -> bool:
+        """Whether a stored article (its hash and ``encoded()``) is a duplicate of this one."""
+        if content_hash == self.content_hash:
+            return True
+        mine = self.encoded()
+        if mine is None or not encoded:
+            return False
+        a = np.frombuffer(base64.b64decode(mine), dtype=">u4")
+        b = np.frombuffer(base64.b64decode(encoded), dtype=">u4")
+        return a.shape == b.shape and float((a == b).mean()) >= threshold
 
 
 def fingerprint(body: str) -> Fingerprint:
     words = _WORD.findall(unicodedata.normalize("NFKC", body).casefold())
     content_hash = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
     if len(words) < _MIN_WORDS_FOR_NEAR:
-        return Fingerprint(content_hash=content_hash, simhash=None)
-    return Fingerprint(content_hash=content_hash, simhash=simhash(words))
+        return Fingerprint(content_hash=content_hash, signature=None)
+    return Fingerprint(content_hash=content_hash, signature=minhash(words))
 
 
-def simhash(words: list[str]) -> int:
-    """64-bit SimHash of the word 3-shingles of ``words``."""
-    values = np.fromiter(
+def minhash(words: list[str]) -> tuple[int, ...]:
+    """MinHash signature of the word 3-shingles of ``words``."""
+    shingles = {" ".join(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+    hashes = np.fromiter(
         (
-            int.from_bytes(
-                hashlib.blake2b(" ".join(words[i : i + _SHINGLE]).encode(), digest_size=8).digest(),
-                "big",
-            )
-            for i in range(max(1, len(words) - _SHINGLE + 1))
+            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
+            for s in shingles
         ),
         dtype=np.uint64,
+        count=len(shingles),
     )
-    bits = (values[:, None] >> _BIT_POSITIONS) & np.uint64(1)
-    ones = bits.sum(axis=0)
-    return sum(1 << bit for bit in range(64) if 2 * int(ones[bit]) > len(values))
-
-
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
+    # splitmix64's finaliser of (shingle hash XOR seed): independent hash functions.
+    values = hashes[:, None] ^ _SEEDS[None, :]
+    values = (values ^ (values >> np.uint64(30))) * _M1  # wraps modulo 2**64, as intended
+    values = (values ^ (values >> np.uint64(27))) * _M2
+    values ^= values >> np.uint64(31)
+    return tuple(int(v) for v in values.min(axis=0))
 
 
 class DuplicateIndex(Protocol):
@@ -95,11 +131,11 @@ class DuplicateIndex(Protocol):
 class InMemoryDuplicateIndex:
     """A DuplicateIndex in process memory (tests, the offline CLI, a single worker)."""
 
-    def __init__(self, *, max_distance: int = MAX_DISTANCE) -> None:
-        self._max_distance = max_distance
+    def __init__(self, *, threshold: float = THRESHOLD) -> None:
+        self._threshold = threshold
         self._answers: dict[str, str | None] = {}
         self._by_hash: dict[str, str] = {}
-        self._by_band: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self._by_band: dict[str, list[tuple[str, Fingerprint]]] = defaultdict(list)
 
     def first_seen(self, article_id: str, fp: Fingerprint) -> str | None:
         if article_id in self._answers:
@@ -108,16 +144,15 @@ class InMemoryDuplicateIndex:
         self._answers[article_id] = original
         # Point at the first id seen, so a chain of near-copies all name the original.
         self._by_hash.setdefault(fp.content_hash, original or article_id)
-        if fp.simhash is not None:
-            for band in fp.bands(self._max_distance):
-                self._by_band[band].append((original or article_id, fp.simhash))
+        for band in fp.bands():
+            self._by_band[band].append((original or article_id, fp))
         return original
 
     def _near(self, fp: Fingerprint) -> str | None:
-        if fp.simhash is None:
-            return None
-        for band in fp.bands(self._max_distance):
-            for seen_id, seen_hash in self._by_band.get(band, ()):
-                if hamming(seen_hash, fp.simhash) <= self._max_distance:
-                    return seen_id
-        return None
+        best_id, best = None, self._threshold
+        for band in fp.bands():
+            for seen_id, seen in self._by_band.get(band, ()):
+                similarity = fp.similarity(seen)
+                if similarity >= best:
+                    best_id, best = seen_id, similarity
+        return best_id

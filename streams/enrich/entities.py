@@ -27,10 +27,30 @@ from streams.models import Entity
 Mention = tuple[int, int, str]
 
 KEPT_LABELS = frozenset(
-    {"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "LAW", "MONEY", "PERCENT", "DATE"}
+    {
+        "PERSON",
+        "ORG",
+        "GPE",
+        "LOC",
+        "NORP",
+        "EVENT",
+        "FAC",
+        "LAW",
+        "PRODUCT",
+        "WORK_OF_ART",
+        "LANGUAGE",
+        "MISC",
+        "MONEY",
+        "PERCENT",
+        "DATE",
+    }
 )
+# CoNLL-style labels a model trained on CoNLL may give, in their OntoNotes spelling.
+_LABEL_ALIASES = {"PER": "PERSON"}
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
-_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
+_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC", "MISC"})
+# Labels a surname is often mistaken for; NORP ("Rwandan") never is a surname.
+_MERGE_INTO_PERSON = frozenset({"ORG", "GPE", "LOC", "FAC"})
 
 _TITLES = (
     r"(?:(?:Chinese|Russian|US|U\.S\.|American|British|French|German|Japanese|Indian|Israeli|"
@@ -47,7 +67,8 @@ _TITLES = (
 )
 _LEADING_TITLE = re.compile(rf"^{_TITLES}\s+(?=[A-Z])")
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
-_TRAILING = re.compile(r"(?:['’]s|['’]|[\s,.;:!?)\]-]|\s+(?:to|and|or|of))+$")
+# A full stop stays: it ends abbreviations ("U.S.", "Corp.") and NER leaves sentence ends out.
+_TRAILING = re.compile(r"(?:['’]s|['’]|[\s,;:!?)\]-]|\s+(?:to|and|or|of))+$")
 _ROLE = (
     r"(?:president|premier|chancellor|minister|secretary|ambassador|envoy|official|spokesman|"
     r"spokeswoman|spokesperson|chairman|chairwoman|chief|director|executive|governor|senator|"
@@ -94,6 +115,7 @@ def extract_entities(body: str, mentions: Iterable[Mention]) -> tuple[list[Entit
 
 def _trim(body: str, start: int, end: int, label: str) -> Mention | None:
     """Strip articles, titles and possessives; None when nothing worth keeping is left."""
+    label = _LABEL_ALIASES.get(label, label)
     if label not in KEPT_LABELS:
         return None
     text = body[start:end]
@@ -150,7 +172,7 @@ def _cluster(body: str, mentions: Sequence[Mention]) -> list[_Cluster]:
         if target is not None:
             _merge(target, persons.pop(key))
     for (label, key), cluster in list(others.items()):
-        if label in _NAME_LABELS and not (label in PLACE_LABELS and country_code(key)):
+        if label in _MERGE_INTO_PERSON and not (label in PLACE_LABELS and country_code(key)):
             target = _longer_person(key, cluster, full_names)
             if target is not None:
                 _merge(target, others.pop((label, key)))
@@ -200,14 +222,21 @@ def _heading_ranges(body: str) -> list[tuple[int, int]]:
             and len(line.split()) <= 12
             and not line.endswith(_CLOSING)
             and not any(ch.isdigit() for ch in line)
+            and ":" not in line  # "Man of the Match: Aravinda de Silva" is a label and value
             and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
         ):
-            ranges.append(match.span())
+            raw = match.group()
+            start = match.start() + len(raw) - len(raw.lstrip())
+            ranges.append((start, start + len(line)))
     return ranges
 
 
 def _inside(span: tuple[int, int], ranges: Sequence[tuple[int, int]]) -> bool:
-    return any(start <= span[0] and span[1] <= end for start, end in ranges)
+    """Inside a heading and not the whole line (a line that is only a name is a byline)."""
+    return any(
+        start <= span[0] and span[1] <= end and (span[0], span[1]) != (start, end)
+        for start, end in ranges
+    )
 
 
 def _fold(text: str) -> str:

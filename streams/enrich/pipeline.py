@@ -140,7 +140,9 @@ class Enricher:
         entities, countries = extract_entities(body, mentions)
         title_tokens, body_tokens = tokenize(title), tokenize(body)
         fp = fingerprint(body)
-        duplicate_of = self._duplicates.first_seen(raw.id, fp) if self._duplicates else None
+        duplicate_of = (
+            self._duplicates.first_seen(raw.id, fp) if self._duplicates is not None else None
+        )
         return EnrichedArticle(
             id=raw.id,
             url=raw.url,
@@ -159,7 +161,7 @@ class Enricher:
             dateline=item.cleaned.dateline,
             duplicate_of=duplicate_of,
             content_hash=fp.content_hash,
-            screening=self._screener.screen(entities) if self._screener else [],
+            screening=self._screener.screen(entities) if self._screener is not None else [],
         )
 
 

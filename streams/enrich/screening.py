@@ -180,7 +180,9 @@ class Screener:
         self._names: list[_Name] = []
         self._index: dict[tuple[Kind, str], list[int]] = defaultdict(list)
         self._org_exact: dict[str, list[int]] = defaultdict(list)
+        self._entries = 0
         for entry in entries:
+            self._entries += 1
             for text in (entry.name, *entry.aliases):
                 self._add(entry, text)
         # Tokens in many listed person names ("mohammed", "ali", "kim") are common: a hit
@@ -195,7 +197,8 @@ class Screener:
         )
 
     def __len__(self) -> int:
-        return len({(n.entry.list_name, n.entry.entry_id) for n in self._names})
+        """Number of list entries loaded."""
+        return self._entries
 
     def screen(self, entities: Sequence[Entity]) -> list[ScreeningHit]:
         """Hits for the PERSON and ORG entities, best first, one per entity and entry."""
@@ -295,6 +298,13 @@ def _person_score(keys: Sequence[str], name: _Name, common: frozenset[str]) -> f
     Prigozhin" reported as "Yevgeny Prigozhin"), so missing entry tokens weigh 0.1 each.
     """
     available = list(name.keys)
+    # A name starts with the given name or, in family-first order, the family name:
+    # "Saddam Hussein" is not "Uday Saddam Hussein".
+    first = keys[0]
+    if not any(
+        _similarity(first, k) >= _TOKEN_MIN_SIMILARITY for k in (available[0], *name.surnames)
+    ):
+        return 0.0
     total = 0.0
     matched_surname = not name.surnames
     distinctive = False

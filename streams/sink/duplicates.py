@@ -1,10 +1,11 @@
 """A DuplicateIndex in Elasticsearch: duplicates are remembered across worker restarts.
 
 One document per article id in ``news-fingerprints``, holding the body's content hash,
-its SimHash bands and the id of the original it duplicates. A lookup is one search on
-the hash or any band (keyword terms, exact), the candidates verified by SimHash
-distance; the first writer of an article id wins (``op_type=create``), so a replay gets
-the same answer. It runs in the enrichment thread, so it uses the synchronous client.
+its MinHash LSH bands and signature, and the id of the original it duplicates. A lookup
+is one search on the hash or any band (keyword terms, exact), the candidates verified
+by their estimated similarity. The first writer of an article id wins
+(``op_type=create``), so a replay gets the same answer. It runs in the enrichment
+thread, so it uses the synchronous client.
 
 Search sees documents after the index's refresh (1 s); the fingerprints this worker
 recorded since are kept in process too, so copies arriving back to back are caught
@@ -21,15 +22,14 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 
-from streams.enrich.dedup import MAX_DISTANCE, Fingerprint, hamming
+from streams.enrich.dedup import Fingerprint
 from streams.errors import EnrichmentError
 
 
 class ElasticsearchDuplicateIndex:
-    def __init__(self, es: Elasticsearch, *, index: str, max_distance: int = MAX_DISTANCE) -> None:
+    def __init__(self, es: Elasticsearch, *, index: str) -> None:
         self._es = es
         self._index = index
-        self._max_distance = max_distance
         self._recent: deque[dict[str, Any]] = deque(maxlen=1_000)
 
     def first_seen(self, article_id: str, fp: Fingerprint) -> str | None:
@@ -52,14 +52,7 @@ class ElasticsearchDuplicateIndex:
         return source
 
     def _matches(self, seen: dict[str, Any], fp: Fingerprint) -> bool:
-        if seen["content_hash"] == fp.content_hash:
-            return True
-        stored = seen.get("simhash")
-        return bool(
-            fp.simhash is not None
-            and stored
-            and hamming(int(stored, 16), fp.simhash) <= self._max_distance
-        )
+        return fp.matches_stored(seen["content_hash"], seen.get("signature"))
 
     def _in_recent(self, article_id: str, fp: Fingerprint) -> str | None:
         for seen in self._recent:
@@ -69,7 +62,7 @@ class ElasticsearchDuplicateIndex:
 
     def _find_original(self, article_id: str, fp: Fingerprint) -> str | None:
         should: list[dict[str, Any]] = [{"term": {"content_hash": fp.content_hash}}]
-        bands = fp.bands(self._max_distance)
+        bands = fp.bands()
         if bands:
             should.append({"terms": {"bands": bands}})
         hits = self._es.search(
@@ -94,8 +87,8 @@ class ElasticsearchDuplicateIndex:
             "article_id": article_id,
             "original_id": original or article_id,
             "content_hash": fp.content_hash,
-            "bands": fp.bands(self._max_distance),
-            "simhash": None if fp.simhash is None else f"{fp.simhash:x}",
+            "bands": fp.bands(),
+            "signature": fp.encoded(),
             "seen_at": datetime.now(UTC).isoformat(),
         }
         self._recent.append(document)

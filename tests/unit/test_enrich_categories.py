@@ -13,7 +13,7 @@ def top(title: str, text: str) -> str:
 
 def test_the_seventeen_iptc_labels() -> None:
     assert len(IPTC_TOP_LEVEL) == 17
-    assert set(load_categories().terms) == set(IPTC_TOP_LEVEL)
+    assert set(load_categories().lexicon.weights) == set(IPTC_TOP_LEVEL)
 
 
 def test_sport() -> None:

@@ -90,3 +90,24 @@ def test_country_codes_of_places() -> None:
     assert country_code("Britain") == "GB"
     assert country_code("Kyiv") == "UA"
     assert country_code("Leadership Ties") is None
+
+
+def test_conll_style_labels_and_a_name_alone_on_its_line() -> None:
+    body = "Glenn Somerville\n\nThe Federal Reserve left rates unchanged , Greenspan said ."
+    found = [
+        span(body, "Glenn Somerville", "PER"),
+        span(body, "The Federal Reserve", "ORG"),
+        span(body, "Greenspan", "PER"),
+    ]
+    entities, _ = extract_entities(body, found)
+    assert {(e.name, e.label) for e in entities} == {
+        ("Glenn Somerville", "PERSON"),
+        ("Federal Reserve", "ORG"),
+        ("Greenspan", "PERSON"),
+    }
+
+
+def test_abbreviation_keeps_its_full_stop() -> None:
+    body = "Talks with the U.S. ended."
+    entities, countries = extract_entities(body, [span(body, "the U.S.", "GPE")])
+    assert [e.name for e in entities] == ["U.S."] and countries == ["US"]
