@@ -46,7 +46,7 @@ test: lint typecheck up
 	bash .ci/pytest.sh tests
 
 eval: install
-	$(PY) bench/eval.py --data $(DATA)
+	$(PY) bench/eval.py --data $(DATA) --out bench/results/eval.json
 
 bench: up
 	$(PY) bench/run.py --data $(DATA) --out bench/results

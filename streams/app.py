@@ -273,6 +273,16 @@ def create_app(
     async def reload_rules() -> None:
         pipeline.rules.reload_if_changed()
 
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def send_due_digests() -> None:
+        try:
+            failures = await dispatcher.flush_due_digests()
+        except NewsstreamError as exc:
+            log.warning("digests not sent yet: %s", exc)
+            return
+        for failure in failures:
+            log.error("%s", failure)
+
     return app
 
 

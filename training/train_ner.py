@@ -218,6 +218,7 @@ def package(best: Path, out: Path, extra_meta: dict[str, Any]) -> None:
     nlp = spacy.load(best, config=overrides)
     if out.exists():
         shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     nlp.meta.update(
         {
             "name": "newsstream_ner",

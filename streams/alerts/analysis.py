@@ -6,6 +6,10 @@
 specification), tokens longer than 255 characters split, then a per-code-point
 lower-case filter. So ``Russia's`` is one token ``russia's``, ``U.S.`` is ``u.s``,
 ``e-mail`` is ``e`` and ``mail``, and every Han ideograph is a token of its own.
+Checked against Elasticsearch 9.2.4's ``_analyze`` on thousands of random strings mixing
+scripts, digits and punctuation: identical, except for unusual emoji sequences (a
+skin-tone modifier followed by VS16, keycaps with modifiers) and tokens over 255 UTF-16
+units that contain characters outside the BMP.
 
 ``stem`` maps a token to its Snowball stem for keyword rules, so ``sanction``,
 ``sanctions`` and ``sanctioned`` compare equal while ``tariffless`` stays apart

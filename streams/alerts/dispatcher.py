@@ -1,9 +1,10 @@
 """From matched rules to delivered webhooks.
 
 ``alerts_for`` turns rule matches into Alert records (pure). ``AlertDispatcher`` claims
-each alert in ``news-alerts`` (the dedup key), posts it to every target of its rule,
-and records the outcome. ``RulesHolder`` keeps the last good rule set and reloads it
-when the file changes; a broken edit is logged and ignored.
+each alert in ``news-alerts`` (the dedup key), applies the rule's throttle, posts it to
+every target of its rule and records the outcome; digests collect a rule's alerts and
+go out as one message when their window closes. ``RulesHolder`` keeps the last good
+rule set and reloads it when the file changes; a broken edit is logged and ignored.
 """
 
 from __future__ import annotations
@@ -12,17 +13,28 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
 from elasticsearch import AsyncElasticsearch
-from streams.alerts.payloads import render_payload
-from streams.alerts.rules import RuleSet, Target, load_rules
-from streams.alerts.signing import sign_headers
 
 from streams.alerts.delivery import DeliveryResult, RetryPolicy, deliver
+from streams.alerts.payloads import render_digest, render_payload
+from streams.alerts.rules import RuleSet, Target, load_rules
+from streams.alerts.signing import sign_headers
 from streams.alerts.store import AlertStatus, claim, mark
+from streams.alerts.throttle import (
+    NO_THROTTLE,
+    ThrottleAction,
+    ThrottlePolicy,
+    ThrottleState,
+    decide,
+    flush_digest,
+)
 from streams.dlq import utc_now
 from streams.errors import ConfigError, DeliveryError
 from streams.models import Alert, EnrichedArticle
@@ -49,6 +61,8 @@ def alerts_for(rules: RuleSet, article: EnrichedArticle, *, now: str) -> list[Al
             evidence=list(match.evidence),
             created_at=now,
             targets=list(match.rule.targets),
+            article_source=article.source,
+            article_published_at=article.published_at,
         )
         for match in rules.match(article)
     ]
@@ -58,14 +72,21 @@ def alerts_for(rules: RuleSet, article: EnrichedArticle, *, now: str) -> list[Al
 class RulesHolder:
     path: Path
     default_webhook_url: str
+    default_webhook_secret: str
     current: RuleSet
     mtime: float = 0.0
 
     @classmethod
     def load(cls, settings: Settings) -> RulesHolder:
         path = Path(settings.rules_path)
-        rules = load_rules(path, environ=os.environ, default_webhook_url=settings.webhook_url)
-        return cls(path, settings.webhook_url, rules, _mtime(path))
+        secret = str(settings.webhook_secret)
+        rules = load_rules(
+            path,
+            environ=os.environ,
+            default_webhook_url=settings.webhook_url,
+            default_webhook_secret=secret,
+        )
+        return cls(path, settings.webhook_url, secret, rules, _mtime(path))
 
     def reload_if_changed(self) -> bool:
         mtime = _mtime(self.path)
@@ -74,13 +95,22 @@ class RulesHolder:
         self.mtime = mtime
         try:
             self.current = load_rules(
-                self.path, environ=os.environ, default_webhook_url=self.default_webhook_url
+                self.path,
+                environ=os.environ,
+                default_webhook_url=self.default_webhook_url,
+                default_webhook_secret=self.default_webhook_secret,
             )
         except ConfigError as exc:
             log.error("keeping the last good rules: %s", exc)
             return False
         log.info("reloaded alert rules from %s", self.path)
         return True
+
+    def throttle_of(self, rule_id: str) -> ThrottlePolicy:
+        try:
+            return self.current.rule(rule_id).throttle
+        except KeyError:  # the rule was removed since the alert was made
+            return NO_THROTTLE
 
 
 def _mtime(path: Path) -> float:
@@ -92,11 +122,16 @@ def _mtime(path: Path) -> float:
 
 @dataclass
 class AlertDispatcher:
+    """Delivers alerts; throttle and digest state is per worker and kept in memory."""
+
     es: AsyncElasticsearch
     http: httpx.AsyncClient
     settings: Settings
     rules: RulesHolder
+    clock: Callable[[], float] = time.time
     policy: RetryPolicy = field(init=False)
+    throttle: dict[str, ThrottleState] = field(default_factory=dict)
+    digests: dict[str, list[Alert]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.policy = RetryPolicy(max_attempts=self.settings.webhook_max_attempts)
@@ -107,44 +142,120 @@ class AlertDispatcher:
         if not await claim(self.es, index, alert, now=utc_now()):
             log.info("alert %s already handled; not sent again", alert.alert_id)
             return None
+        state = self.throttle.get(alert.rule_id, ThrottleState())
+        decision = decide(
+            self.rules.throttle_of(alert.rule_id), state, now=self.clock(), alert_id=alert.alert_id
+        )
+        self.throttle[alert.rule_id] = decision.state
+        if decision.action is ThrottleAction.SUPPRESS:
+            await mark(
+                self.es,
+                index,
+                alert.alert_id,
+                status=AlertStatus.THROTTLED,
+                attempts=0,
+                last_error=decision.reason,
+                now=utc_now(),
+            )
+            return None
+        if decision.action is ThrottleAction.DIGEST:
+            self.digests.setdefault(alert.rule_id, []).append(alert)
+            await mark(
+                self.es,
+                index,
+                alert.alert_id,
+                status=AlertStatus.DIGEST_PENDING,
+                attempts=0,
+                last_error=None,
+                now=utc_now(),
+            )
+            return None
+        return await self._send([alert], alert.targets, lambda target: self._render(target, alert))
+
+    async def flush_due_digests(self) -> list[DeliveryError]:
+        """Send the digests whose window closed; return the failures (for alerts.dlq)."""
+        failures = []
+        for rule_id, state in list(self.throttle.items()):
+            policy = self.rules.throttle_of(rule_id)
+            ids, self.throttle[rule_id] = flush_digest(policy, state, now=self.clock())
+            if not ids:
+                continue
+            pending = self.digests.pop(rule_id, [])
+            alerts = [a for a in pending if a.alert_id in set(ids)]
+            start = _iso(state.digest_opened_at or self.clock())
+            end = utc_now()
+
+            render = partial(
+                render_digest,
+                alerts=alerts,
+                kibana_url=self.settings.kibana_url,
+                window_start=start,
+                window_end=end,
+            )
+            failure = await self._send(alerts, alerts[0].targets, render)
+            if failure is not None:
+                failures.append(failure)
+        return failures
+
+    def _render(self, target: Target, alert: Alert) -> tuple[bytes, dict[str, str]]:
+        return render_payload(target, alert, kibana_url=self.settings.kibana_url)
+
+    async def _send(
+        self,
+        alerts: Sequence[Alert],
+        target_names: Sequence[str],
+        render: Callable[[Target], tuple[bytes, dict[str, str]]],
+    ) -> DeliveryError | None:
         attempts = 0
         errors: list[str] = []
-        for name in alert.targets:
+        for name in target_names:
             target = self.rules.current.targets.get(name)
             if target is None:
                 errors.append(f"target {name!r} is not defined in {self.rules.path}")
                 continue
-            result = await self.deliver_to(target, alert)
+            result = await self.deliver_to(target, alerts[0].alert_id, render)
             attempts += result.attempts
             if not result.delivered:
                 errors.append(f"{name}: {result.last_error}")
         status = AlertStatus.FAILED if errors else AlertStatus.SENT
         last_error = "; ".join(errors) or None
-        await mark(
-            self.es,
-            index,
-            alert.alert_id,
-            status=status,
-            attempts=attempts,
-            last_error=last_error,
-            now=utc_now(),
-        )
-        if errors:
-            return DeliveryError(
-                f"alert {alert.alert_id} not delivered: {last_error}", retryable=False
+        for alert in alerts:
+            await mark(
+                self.es,
+                self.settings.alerts_index,
+                alert.alert_id,
+                status=status,
+                attempts=attempts,
+                last_error=last_error,
+                now=utc_now(),
             )
+        if errors:
+            ids = ", ".join(a.alert_id for a in alerts)
+            return DeliveryError(f"alert {ids} not delivered: {last_error}", retryable=False)
         return None
 
-    async def deliver_to(self, target: Target, alert: Alert) -> DeliveryResult:
-        if not target.url:
+    async def deliver_to(
+        self,
+        target: Target,
+        delivery_id: str,
+        render: Callable[[Target], tuple[bytes, dict[str, str]]],
+    ) -> DeliveryResult:
+        if not target.enabled:
             return DeliveryResult(False, 0, None, f"target {target.name!r} has no URL; set it")
-        body, headers = render_payload(target, alert, kibana_url=self.settings.kibana_url)
-        headers = {**headers, "X-Newsstream-Alert-Id": alert.alert_id}
-        secret = target.secret or str(self.settings.webhook_secret)
+        try:
+            body, headers = render(target)
+        except DeliveryError as exc:  # a template that cannot render: no retry helps
+            return DeliveryResult(False, 0, None, str(exc))
+        headers = {**headers, "X-Newsstream-Alert-Id": delivery_id}
+        secret = str(target.secret)
 
         def signed(attempt: int) -> dict[str, str]:
-            return sign_headers(body, secret, timestamp=int(time.time())) if secret else {}
+            return sign_headers(body, secret, timestamp=int(self.clock())) if secret else {}
 
         return await deliver(
             self.http, target.url, body, headers, policy=self.policy, headers_for_attempt=signed
         )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

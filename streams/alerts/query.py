@@ -422,6 +422,11 @@ def _compile_field(item: tree.SearchField) -> QueryNode | None:
         _check_field(name)
         return ExistsQuery((name,), f"_exists_:{name}")
     _check_field(item.name)
+    if isinstance(expr, tree.SearchField):
+        raise ConfigError(
+            f"query_string: {str(item).strip()!r} has more than one ':'; "
+            "quote the value or escape ':' as \\:"
+        )
     if not isinstance(
         expr,
         tree.Word | tree.Phrase | tree.Proximity | tree.Range | tree.From | tree.To

@@ -247,16 +247,16 @@ def _parse_rule_list(
     seen: dict[str, int] = {}
     for position, spec in enumerate(items, start=1):
         label = _rule_label(spec, position)
+        rule_id = spec.get("id") if isinstance(spec, Mapping) else None
+        if isinstance(rule_id, str) and rule_id in seen:
+            problems.append(f"{label}: duplicate id (rule #{seen[rule_id]} has it too)")
+            continue
+        if isinstance(rule_id, str):
+            seen[rule_id] = position
         try:
-            rule = _parse_rule(spec, targets)
+            rules.append(_parse_rule(spec, targets))
         except ConfigError as exc:
             problems.append(f"{label}: {exc}")
-            continue
-        if rule.id in seen:
-            problems.append(f"{label}: duplicate id (rule #{seen[rule.id]} has it too)")
-            continue
-        seen[rule.id] = position
-        rules.append(rule)
     return rules
 
 

@@ -3,10 +3,11 @@
 When a target has a secret, every delivery carries two headers::
 
     X-Newsstream-Timestamp: 1767225600
-    X-Newsstream-Signature: v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+    X-Newsstream-Signature: v1=969d676f81fa7e2837c17b02cc940f595e1f7feb1b113a377a8012626c144f9f
 
 The signature is the hex HMAC-SHA256, keyed with the shared secret, of the timestamp,
-a dot, and the raw request body: ``f"{timestamp}.".encode() + body``. A receiver:
+a dot, and the raw request body: ``f"{timestamp}.".encode() + body``. (The example is
+secret ``s3cret`` and body ``{"kind":"alert"}``.) A receiver:
 
 1. reads the raw body bytes, before any JSON parsing;
 2. rejects the request when the timestamp is more than 5 minutes from its own clock

@@ -23,6 +23,7 @@ class AlertStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     THROTTLED = "throttled"
+    DIGEST_PENDING = "digest_pending"
 
 
 def alert_record(alert: Alert, *, now: str) -> dict[str, Any]:

@@ -38,6 +38,20 @@ BUNDLED_PATH = Path(__file__).resolve().parent.parent / "data" / "ner"
 _BUNDLED_NAME = "newsstream_ner"  # meta.json "name" of models built by training/train_ner.py
 CONSISTENCY = "newsstream_entity_consistency"
 BILUO_ENTS = "newsstream_biluo_ents"
+# Words that put a person's name right after them ("President Xi Jinping", "Mr Morgulov").
+PERSON_TITLES = frozenset(
+    {
+        *("President", "Vice-President", "Premier", "Chancellor", "Minister", "Secretary"),
+        *("Senator", "Sen.", "Rep.", "Congressman", "Congresswoman", "Governor", "Gov."),
+        *("Mayor", "Ambassador", "Envoy", "Judge", "Justice", "Prosecutor", "Chairman"),
+        *("King", "Queen", "Prince", "Princess", "Emperor", "Pope", "Sultan", "Sheikh"),
+        *("Ayatollah", "Sir", "Dame", "Lord", "Lady", "Mr", "Mr.", "Mrs", "Mrs.", "Ms"),
+        *("Ms.", "Dr", "Dr.", "Prof", "Prof.", "Professor", "General", "Gen.", "Colonel"),
+        *("Col.", "Captain", "Capt.", "Admiral", "Lieutenant", "Lt.", "Sergeant", "Sgt."),
+        *("Chairwoman", "Spokesman", "Spokeswoman", "Archbishop", "Bishop", "Cardinal"),
+        *("Rev.", "Rabbi", "Imam"),
+    }
+)
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.intp]
 
@@ -199,13 +213,26 @@ def make_biluo_entities(nlp: Language, name: str) -> BiluoEntities:
     return BiluoEntities(nlp.get_pipe("tagger"))
 
 
+def _is_person(ent: Span, person_parts: set[str]) -> bool:
+    """A name that the context shows to be a person's, whatever the model said."""
+    if len(ent) == 1 and ent.text in person_parts:
+        return True
+    # "President Xi Jinping", "Mr Morgulov": a personal title right before a capitalised name
+    return (
+        ent.start > 0
+        and ent.doc[ent.start - 1].text in PERSON_TITLES
+        and all(tok.text[:1].isupper() for tok in ent)
+    )
+
+
 @Language.component(CONSISTENCY)
 def entity_consistency(doc: Doc) -> Doc:
     """Make the names of one article consistent, as a reader would.
 
     1. A one-word mention that is the first or last word of a longer PERSON mention in the
-       same article is that person ("Clinton" after "Bill Clinton"), whatever label the
-       model gave it.
+       same article is that person ("Clinton" after "Bill Clinton"), and so is a
+       capitalised name right after a personal title ("President Xi Jinping", "Mr Ng"),
+       whatever label the model gave it.
     2. A name the model found somewhere in the article is found everywhere in it: other
        occurrences of the same capitalised string that the model left untagged get the
        name's (majority) label, as do one-word parts of PERSON names.
@@ -225,12 +252,7 @@ def entity_consistency(doc: Doc) -> Doc:
                     person_parts.add(tok.text)
     out: list[Span] = []
     for ent in ents:
-        if (
-            ent.label_ in NAME_LABELS
-            and ent.label_ != "PERSON"
-            and len(ent) == 1
-            and ent.text in person_parts
-        ):
+        if ent.label_ in NAME_LABELS and ent.label_ != "PERSON" and _is_person(ent, person_parts):
             out.append(Span(doc, ent.start, ent.end, label="PERSON"))
         else:
             out.append(ent)
