@@ -1,13 +1,15 @@
 """A small webhook receiver for demos and tests: prints what it gets, remembers it.
 
 Real HTTP on loopback, standard library only. ``fail_first`` makes it answer 500 to
-the first N requests, to watch the dispatcher's retries.
+the first N requests, to watch the dispatcher's retries; ``hold_first`` keeps the first
+request waiting that many seconds before answering, to catch a sender mid-delivery.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +33,7 @@ class WebhookReceiver:
     host: str = "127.0.0.1"
     port: int = 0
     fail_first: int = 0
+    hold_first: float = 0.0
     echo: Callable[[Received], None] | None = None
     received: list[Received] = field(default_factory=list)
     requests_seen: int = 0
@@ -50,10 +53,13 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
                     receiver.requests_seen += 1
+                    first = receiver.requests_seen == 1
                     fail = receiver.requests_seen <= receiver.fail_first
                     if not fail:
                         item = Received(self.path, dict(self.headers.items()), body)
                         receiver.received.append(item)
+                if first and receiver.hold_first:
+                    time.sleep(receiver.hold_first)
                 if fail:
                     self.send_response(500)
                     self.end_headers()
@@ -72,6 +78,10 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def alert_ids(self) -> list[str]:
+        """The X-Newsstream-Alert-Id of every request received, repeats included."""
+        return [r.headers.get("X-Newsstream-Alert-Id", "") for r in self.received]
 
     def stop(self) -> None:
         if self._server is not None:

@@ -24,6 +24,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from streams import localrun
 from streams.alerts.receiver import WebhookReceiver
 from streams.errors import StackError
+from streams.producers.jsonl import to_record
 from streams.settings import Secret, Settings
 from streams.setup import setup_everything
 from streams.sink.client import make_client
@@ -59,12 +60,10 @@ def receiver() -> Iterator[WebhookReceiver]:
     hook.stop()
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) -> Settings:
-    base = Settings.from_env()
-    suffix = uuid.uuid4().hex[:8]
-    prefix = f"test-{suffix}"
-    settings = base.replace(
+def isolated_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings with topics, group and indices of their own, created on the real stack."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env().replace(
         topic_raw=f"{prefix}.articles.raw",
         topic_enriched=f"{prefix}.articles.enriched",
         topic_dlq=f"{prefix}.articles.dlq",
@@ -74,12 +73,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
         articles_alias=f"{prefix}-news-articles",
         alerts_index=f"{prefix}-news-alerts",
         fingerprints_index=f"{prefix}-news-fingerprints",
-        worker_data_dir=tmp_path_factory.mktemp("worker"),
+        worker_data_dir=tmp / "worker",
         worker_web_port=free_port(),
-        webhook_url=receiver.url,
-        webhook_secret=Secret(WEBHOOK_SECRET),
         sink_batch_seconds=0.3,
         enrich_batch_seconds=0.1,
+        **overrides,
     )
     try:
         setup_everything(settings)
@@ -88,35 +86,17 @@ def settings(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
     return settings
 
 
-@pytest.fixture(scope="session")
-def es(settings: Settings) -> Iterator[Elasticsearch]:
+def remove_everything(settings: Settings) -> None:
+    """Delete what isolated_settings created (wildcard deletes are refused: name each)."""
     client = make_client(settings)
-    yield client
-    # Wildcard deletes are refused (action.destructive_requires_name): name each index.
-    concrete = list(client.indices.get_alias(name=settings.articles_alias))
-    for index in [*concrete, settings.alerts_index, settings.fingerprints_index]:
-        client.indices.delete(index=index, ignore_unavailable=True)
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def worker(
-    settings: Settings, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    log_path = tmp_path_factory.mktemp("logs") / "worker.log"
-    env = {**os.environ, **settings.as_env()}
     try:
-        process = localrun.start(["worker"], env=env, log=log_path, ready=b"Ready", timeout=120)
-    except StackError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield log_path
+        concrete = list(
+            client.indices.get_alias(name=settings.articles_alias, ignore_unavailable=True)
+        )
+        for index in [*concrete, settings.alerts_index, settings.fingerprints_index]:
+            client.indices.delete(index=index, ignore_unavailable=True)
     finally:
-        localrun.stop(process)
-        delete_topics(settings)
-
-
-def delete_topics(settings: Settings) -> None:
+        client.close()
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     try:
         names = [
@@ -126,20 +106,61 @@ def delete_topics(settings: Settings) -> None:
             settings.topic_alerts,
             settings.topic_alerts_dlq,
         ]
-        admin.delete_topics([n for n in names if n in set(admin.list_topics())])
+        existing = set(admin.list_topics())
+        admin.delete_topics([n for n in names if n in existing])
     finally:
         admin.close()
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings.as_env()}
+    try:
+        return localrun.start(["worker"], env=env, log=log_path, ready=b"Ready", timeout=120)
+    except StackError as exc:
+        pytest.fail(str(exc))
+
+
+def produce_file(settings: Settings, path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "produce", "--no-progress", str(path)],
+        cwd=ROOT,
+        env={**os.environ, **settings.as_env()},
+        check=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
+) -> Iterator[Settings]:
+    settings = isolated_settings(
+        tmp_path_factory.mktemp("main"),
+        webhook_url=receiver.url,
+        webhook_secret=Secret(WEBHOOK_SECRET),
+    )
+    yield settings
+    remove_everything(settings)
+
+
+@pytest.fixture(scope="session")
+def es(settings: Settings) -> Iterator[Elasticsearch]:
+    client = make_client(settings)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    log_path = tmp_path_factory.mktemp("logs") / "worker.log"
+    process = start_worker(settings, log_path)
+    yield log_path
+    localrun.stop(process)
 
 
 @pytest.fixture(scope="session")
 def produce(settings: Settings) -> Callable[[Path], None]:
     def run(path: Path) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "streams.cli", "produce", "--no-progress", str(path)],
-            cwd=ROOT,
-            env={**os.environ, **settings.as_env()},
-            check=True,
-        )
+        produce_file(settings, path)
 
     return run
 
@@ -161,3 +182,39 @@ def consume_all(settings: Settings, topic: str, *, expect: int, timeout: float =
     finally:
         consumer.close()
     return records
+
+
+def sample_lines(name: str) -> list[bytes]:
+    return [line for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
+
+
+def ids_of(name: str) -> list[str]:
+    return [to_record(line).key.decode() for line in sample_lines(name)]
+
+
+SEED_ID = ids_of("seed_article.jsonl")[0]
+ARTICLE_IDS = ids_of("articles.jsonl")
+
+
+def get_docs(es: Elasticsearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    es.indices.refresh(index=index)
+    found = es.mget(index=index, ids=ids)["docs"]
+    return {d["_id"]: d["_source"] for d in found if d.get("found")}
+
+
+@pytest.fixture(scope="session")
+def indexed(
+    worker: Path, produce: Any, settings: Settings, es: Elasticsearch
+) -> dict[str, dict[str, Any]]:
+    for name in ("seed_article.jsonl", "articles.jsonl", "malformed.jsonl"):
+        produce(SAMPLES / name)
+    wanted = [SEED_ID, *ARTICLE_IDS]
+    return wait_until(  # type: ignore[no-any-return]
+        lambda: (
+            (docs := get_docs(es, settings.articles_alias, wanted))
+            and len(docs) == len(wanted)
+            and docs
+        ),
+        timeout=180,
+        what="every sample article in Elasticsearch",
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,48 +10,11 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from streams.alerts.receiver import WebhookReceiver
-from streams.producers.jsonl import to_record
 from streams.settings import Settings
 
-from .conftest import SAMPLES, consume_all, wait_until
+from .conftest import ARTICLE_IDS, SAMPLES, SEED_ID, consume_all, get_docs, sample_lines, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def sample_lines(name: str) -> list[bytes]:
-    return [line for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
-
-
-def ids_of(name: str) -> list[str]:
-    return [to_record(line).key.decode() for line in sample_lines(name)]
-
-
-SEED_ID = ids_of("seed_article.jsonl")[0]
-ARTICLE_IDS = ids_of("articles.jsonl")
-
-
-def get_docs(es: Elasticsearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    es.indices.refresh(index=index)
-    found = es.mget(index=index, ids=ids)["docs"]
-    return {d["_id"]: d["_source"] for d in found if d.get("found")}
-
-
-@pytest.fixture(scope="module")
-def indexed(
-    worker: Path, produce: Any, settings: Settings, es: Elasticsearch
-) -> dict[str, dict[str, Any]]:
-    for name in ("seed_article.jsonl", "articles.jsonl", "malformed.jsonl"):
-        produce(SAMPLES / name)
-    wanted = [SEED_ID, *ARTICLE_IDS]
-    return wait_until(  # type: ignore[no-any-return]
-        lambda: (
-            (docs := get_docs(es, settings.articles_alias, wanted))
-            and len(docs) == len(wanted)
-            and docs
-        ),
-        timeout=180,
-        what="every sample article in Elasticsearch",
-    )
 
 
 def alerts(es: Elasticsearch, settings: Settings, **term: str) -> list[dict[str, Any]]:
