@@ -1,7 +1,14 @@
-"""Language identification: ISO 639-1 codes from py3langid."""
+"""Language identification: ISO 639-1 codes from py3langid.
+
+The classifier reads the text's lower-case words when there are enough of them: the
+language is in its function words, while names, headlines in capitals and tables of
+results ("BERLIN GRAND PRIX RESULTS ... 13.27 seconds") mislead it (to Croatian or
+Nigerian Pidgin, seen on Reuters sports pages).
+"""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -9,11 +16,21 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 # Enough text to decide reliably; identifying a whole long article costs time for nothing.
 _SAMPLE_CHARS = 2000
 _MIN_CONFIDENCE = 0.5
+_MIN_PROSE_CHARS = 20
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 @lru_cache(maxsize=1)
 def _identifier() -> LanguageIdentifier:
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    # The model also knows ISO 639-3 languages (pcm, ace, ...): ours is ISO 639-1.
+    identifier.set_languages([code for code in identifier.nb_classes if len(code) == 2])
+    return identifier
+
+
+def prose(sample: str) -> str:
+    """The lower-case words of ``sample``: what carries its language."""
+    return " ".join(word for word in _WORD.findall(sample) if word.islower())
 
 
 def detect_language(text: str, *, declared: str | None = None) -> str | None:
@@ -26,7 +43,8 @@ def detect_language(text: str, *, declared: str | None = None) -> str | None:
     fallback = _normalise(declared)
     if len(sample) < 20:
         return fallback
-    code, confidence = _identifier().classify(sample)
+    words = prose(sample)
+    code, confidence = _identifier().classify(words if len(words) >= _MIN_PROSE_CHARS else sample)
     if confidence < _MIN_CONFIDENCE and fallback:
         return fallback
     return str(code)
