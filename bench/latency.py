@@ -1,7 +1,7 @@
 """Produce → webhook latency at a steady rate, with the whole local stack running.
 
 A worker runs on its own topics and indices (random suffix); a producer publishes
-articles that the default "tariffs" rule matches, at ``rate`` per second; a receiver on
+articles that a "tariff" keyword rule matches, at ``rate`` per second; a receiver on
 loopback notes when each alert arrives. Latency = arrival - send, per article.
 """
 
@@ -102,6 +102,12 @@ def run_latency(*, rate: float = 20.0, seconds: float = 30.0) -> dict[str, Any]:
             arrivals.setdefault(marker[:20].decode(errors="replace"), now)
 
     receiver = WebhookReceiver(echo=note).start()
+    rules = Path(tempfile.mkdtemp()) / "rules.yaml"
+    # No throttle here: every article must produce its own alert to be timed.
+    rules.write_text(
+        "version: 1\nrules:\n  - id: bench-tariffs\n    name: Tariffs\n"
+        "    query: {keywords: [tariff]}\n"
+    )
     prefix = f"bench-{run}"
     settings = Settings.from_env().replace(
         topic_raw=f"{prefix}.raw",
@@ -116,6 +122,7 @@ def run_latency(*, rate: float = 20.0, seconds: float = 30.0) -> dict[str, Any]:
         worker_data_dir=Path(tempfile.mkdtemp()),
         worker_web_port=free_port(),
         webhook_url=receiver.url,
+        rules_path=rules,
         sink_batch_seconds=0.2,
         enrich_batch_seconds=0.05,
     )
@@ -158,6 +165,7 @@ def run_latency(*, rate: float = 20.0, seconds: float = 30.0) -> dict[str, Any]:
         "sent": len(sent),
         "alerts_received": len(latencies),
         "p50_s": statistics.median(latencies) if latencies else None,
+        "p90_s": percentile(latencies, 90) if latencies else None,
         "p99_s": percentile(latencies, 99) if latencies else None,
         "max_s": max(latencies) if latencies else None,
     }

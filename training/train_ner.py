@@ -275,7 +275,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
-        "--vectors", type=int, default=50000, help="GloVe words to use as static vectors (0: none)"
+        "--vectors", type=int, default=80000, help="GloVe words to use as static vectors (0: none)"
     )
     ap.add_argument("--name", default="model", help="subfolder of the workdir for checkpoints")
     ap.add_argument(
