@@ -1,0 +1,143 @@
+"""A small trained text classifier for one watch topic, scored in pure Python.
+
+The model is a logistic regression over sublinear tf-idf features of word 1- and
+2-grams, trained by ``training/train_topics.py`` and stored as JSON (never pickle)::
+
+    {
+      "format": "newsstream-topic-model/1",
+      "label": "trade",
+      "features": {"tokenizer": "letters-v1", "ngram_max": 2, "sublinear_tf": true,
+                   "norm": "l2"},
+      "intercept": -1.23,
+      "terms": {"tariff": [idf, coefficient], "trade deficit": [idf, coefficient], ...},
+      "source": "...", "licence": "...", "metrics": {...}
+    }
+
+Scoring an article: the features of ``title + "\\n" + body`` (see ``features``), each
+term of the model's vocabulary weighted ``(1 + log(count)) * idf``, the vector scaled to
+unit length, then ``p = 1 / (1 + exp(-(intercept + sum(weight * coefficient))))``.
+Training fits on exactly this vocabulary and this tokenisation (it calls ``features``
+from this module), so the probabilities here are the ones cross-validated there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from streams.errors import ConfigError
+
+FORMAT = "newsstream-topic-model/1"
+TOKENIZER = "letters-v1"
+
+# Words of letters, with inner hyphens, apostrophes and dots ("u.s", "trade-weighted",
+# "o'brien"); digits and punctuation separate words and are dropped.
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’.][^\W\d_]+)*")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words of ``text`` (tokenizer ``letters-v1``); one-letter words dropped."""
+    return [w.lower().replace("’", "'") for w in _WORD.findall(text) if len(w) > 1]
+
+
+def features(text: str, *, ngram_max: int = 2) -> list[str]:
+    """The word n-grams (1..ngram_max) of ``text``, space-joined, in reading order."""
+    words = tokens(text)
+    grams = list(words)
+    for n in range(2, ngram_max + 1):
+        grams.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    return grams
+
+
+@dataclass(frozen=True, slots=True)
+class TopicModel:
+    """A loaded model: ``terms`` maps an n-gram to ``(idf, coefficient)``."""
+
+    label: str
+    intercept: float
+    terms: dict[str, tuple[float, float]]
+    ngram_max: int = 2
+    path: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)  # as training recorded them
+
+    def probability(self, text: str) -> float:
+        """P(topic | text), in [0, 1]."""
+        return _sigmoid(self._logit(text)[0])
+
+    def explain(self, text: str, *, top: int = 3) -> tuple[float, list[str]]:
+        """The probability and the n-grams that pushed it up most, strongest first."""
+        logit, contributions = self._logit(text)
+        positive = sorted((c for c in contributions.items() if c[1] > 0), key=lambda c: -c[1])
+        return _sigmoid(logit), [term for term, _ in positive[:top]]
+
+    def _logit(self, text: str) -> tuple[float, dict[str, float]]:
+        counts = Counter(features(text, ngram_max=self.ngram_max))
+        weights: dict[str, float] = {}
+        coefficients: dict[str, float] = {}
+        squares = 0.0
+        for term, count in counts.items():
+            entry = self.terms.get(term)
+            if entry is None:
+                continue
+            weight = (1.0 + math.log(count)) * entry[0]
+            weights[term] = weight
+            coefficients[term] = entry[1]
+            squares += weight * weight
+        if not squares:
+            return self.intercept, {}
+        scale = 1.0 / math.sqrt(squares)
+        contributions = {t: w * scale * coefficients[t] for t, w in weights.items()}
+        return self.intercept + sum(contributions.values()), contributions
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def parse_model(data: Any, *, source: str = "topic model") -> TopicModel:
+    """Validate a model's JSON data; ConfigError names what is wrong."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ConfigError(f"{source}: not a {FORMAT} file")
+    settings = data.get("features")
+    if not isinstance(settings, dict) or settings.get("tokenizer") != TOKENIZER:
+        raise ConfigError(f"{source}: needs features.tokenizer {TOKENIZER!r}")
+    if settings.get("sublinear_tf") is not True or settings.get("norm") != "l2":
+        raise ConfigError(f"{source}: only sublinear_tf=true with norm='l2' is supported")
+    terms = data.get("terms")
+    if not isinstance(terms, dict) or not terms:
+        raise ConfigError(f"{source}: needs a non-empty 'terms' mapping")
+    try:
+        ngram_max = int(settings.get("ngram_max", 2))
+        parsed = {str(t): (float(v[0]), float(v[1])) for t, v in terms.items()}
+        intercept = float(data["intercept"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"{source}: intercept and [idf, coefficient] must be numbers") from exc
+    if ngram_max < 1:
+        raise ConfigError(f"{source}: ngram_max must be at least 1")
+    return TopicModel(
+        label=str(data.get("label", "")),
+        intercept=intercept,
+        terms=parsed,
+        ngram_max=ngram_max,
+        path=source,
+        metrics=dict(data["metrics"]) if isinstance(data.get("metrics"), dict) else {},
+    )
+
+
+@lru_cache(maxsize=32)
+def load_model(path: Path) -> TopicModel:
+    """Read a model file once per process (workers share the loaded model)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read topic model {path}: {exc}") from exc
+    return parse_model(data, source=str(path))
