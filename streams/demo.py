@@ -20,6 +20,7 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
 from streams import localrun
+from streams.dlq import utc_now
 from streams.producers.jsonl import to_record
 from streams.settings import Settings
 from streams.setup import setup_everything
@@ -44,6 +45,7 @@ def main() -> int:
         "receiver", ["receiver", "--port", str(RECEIVER_PORT)], env, ready=b"listening"
     )
     start_background("worker", ["worker"], env, ready=b"Ready")
+    started = utc_now()
     for name in SAMPLE_FILES:
         subprocess.run(
             [sys.executable, "-m", "streams.cli", "produce", str(SAMPLES / name)],
@@ -52,7 +54,7 @@ def main() -> int:
         )
     ids = valid_ids()
     es = make_client(settings)
-    docs = wait_for_docs(es, settings, ids)
+    docs = wait_for_docs(es, settings, ids, since=started)
     time.sleep(3)  # alerts are delivered just after indexing
     print_articles(docs, fired_alerts(es, settings, list(docs)))
     print_dead_letters(settings)
@@ -88,12 +90,19 @@ def valid_ids() -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def wait_for_docs(es: Elasticsearch, settings: Settings, ids: list[str]) -> dict[str, Any]:
+def wait_for_docs(
+    es: Elasticsearch, settings: Settings, ids: list[str], *, since: str
+) -> dict[str, Any]:
+    """The documents of ``ids`` once each was (re-)indexed by this run."""
     deadline = time.monotonic() + 300
     while True:
         es.indices.refresh(index=settings.articles_alias)
         found = es.mget(index=settings.articles_alias, ids=ids)["docs"]
-        docs = {d["_id"]: d["_source"] for d in found if d.get("found")}
+        docs = {
+            d["_id"]: d["_source"]
+            for d in found
+            if d.get("found") and d["_source"]["ingested_at"] >= since
+        }
         if len(docs) == len(ids):
             print(f"\nall {len(ids)} sample articles are indexed in {settings.articles_alias}\n")
             return docs
