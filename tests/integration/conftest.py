@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaConsumer
 
 from streams import localrun
 from streams.alerts.receiver import WebhookReceiver
 from streams.errors import StackError
 from streams.producers.jsonl import to_record
 from streams.settings import Secret, Settings
-from streams.setup import setup_everything
+from streams.setup import remove_everything, setup_everything
 from streams.sink.client import make_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,32 +84,6 @@ def isolated_settings(tmp: Path, **overrides: Any) -> Settings:
     except Exception as exc:  # noqa: BLE001 - turn any set-up failure into one clear message
         pytest.fail(f"the local stack is not usable ({exc}); start it with `make up`")
     return settings
-
-
-def remove_everything(settings: Settings) -> None:
-    """Delete what isolated_settings created (wildcard deletes are refused: name each)."""
-    client = make_client(settings)
-    try:
-        concrete = list(
-            client.indices.get_alias(name=settings.articles_alias, ignore_unavailable=True)
-        )
-        for index in [*concrete, settings.alerts_index, settings.fingerprints_index]:
-            client.indices.delete(index=index, ignore_unavailable=True)
-    finally:
-        client.close()
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    try:
-        names = [
-            settings.topic_raw,
-            settings.topic_enriched,
-            settings.topic_dlq,
-            settings.topic_alerts,
-            settings.topic_alerts_dlq,
-        ]
-        existing = set(admin.list_topics())
-        admin.delete_topics([n for n in names if n in existing])
-    finally:
-        admin.close()
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:

@@ -24,6 +24,7 @@ from streams.alerts.signing import verify
 from streams.errors import DeliveryError
 from streams.models import Alert
 from streams.settings import Secret, Settings
+from streams.setup import remove_everything
 from streams.sink.client import make_async_client, make_client
 
 from .conftest import (
@@ -35,7 +36,6 @@ from .conftest import (
     get_docs,
     isolated_settings,
     produce_file,
-    remove_everything,
     start_worker,
     wait_until,
 )
