@@ -11,7 +11,6 @@ come out as "economy, business and finance".
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from collections import Counter
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval_common import DEFAULT_DATA
+from eval_common import run_alone
 
 from streams.enrich.categories import CategoryModel, categorize, load_categories
 from streams.enrich.terms import tokenize
@@ -116,9 +115,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    report(evaluate(parser.parse_args(argv).data))
+    run_alone(__doc__, evaluate, report, argv)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -35,3 +37,15 @@ def bag_f1(predicted: Iterable[str], gold: Iterable[str]) -> tuple[float, float,
     recall = overlap / sum(g.values()) if g else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return precision, recall, f1
+
+
+def run_alone(
+    doc: str | None,
+    evaluate: Callable[[Path], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+    argv: Sequence[str] | None = None,
+) -> None:
+    """The command line of an eval_*.py run on its own: ``--data``, evaluate, report."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n", 1)[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    report(evaluate(parser.parse_args(argv).data))

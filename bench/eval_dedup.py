@@ -9,14 +9,13 @@ are counted separately (the BBC corpus itself contains some re-published stories
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval_common import DEFAULT_DATA
+from eval_common import run_alone
 
 from streams.enrich.dedup import InMemoryDuplicateIndex, fingerprint
 
@@ -67,9 +66,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    report(evaluate(parser.parse_args(argv).data))
+    run_alone(__doc__, evaluate, report, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ means over pages (a page where extraction fails scores 0).
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import trafilatura
-from eval_common import DEFAULT_DATA, bag_f1
+from eval_common import bag_f1, run_alone
 
 from streams.enrich.clean import clean_html
 from streams.errors import EnrichmentError
@@ -76,9 +75,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    report(evaluate(parser.parse_args(argv).data))
+    run_alone(__doc__, evaluate, report, argv)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ the 2021/2026 lists should almost never contain. Run against OFAC SDN + UN.
 
 from __future__ import annotations
 
-import argparse
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval_common import DEFAULT_DATA
+from eval_common import run_alone
 
 from streams.enrich.screening import Screener, load_screener
 from streams.models import Entity
@@ -86,9 +85,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    report(evaluate(parser.parse_args(argv).data))
+    run_alone(__doc__, evaluate, report, argv)
 
 
 if __name__ == "__main__":

@@ -109,16 +109,8 @@ def run_latency(*, rate: float = 20.0, seconds: float = 30.0) -> dict[str, Any]:
         "    query: {keywords: [tariff]}\n"
     )
     prefix = f"bench-{run}"
-    settings = Settings.from_env().replace(
-        topic_raw=f"{prefix}.raw",
-        topic_enriched=f"{prefix}.enriched",
-        topic_dlq=f"{prefix}.dlq",
-        topic_alerts=f"{prefix}.alerts",
-        topic_alerts_dlq=f"{prefix}.alerts.dlq",
-        app_id=f"newsstream-{prefix}",
-        articles_alias=f"{prefix}-articles",
-        alerts_index=f"{prefix}-alerts",
-        fingerprints_index=f"{prefix}-fingerprints",
+    settings = Settings.from_env().isolated(
+        prefix,
         worker_data_dir=Path(tempfile.mkdtemp()),
         worker_web_port=free_port(),
         webhook_url=receiver.url,

@@ -102,6 +102,24 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
+    def isolated(self, prefix: str, **changes: Any) -> Settings:
+        """Topics, consumer group and indices of their own, named after ``prefix``.
+
+        Tests and benchmarks run beside the demo's data on one stack without touching it.
+        """
+        return self.replace(
+            topic_raw=f"{prefix}.articles.raw",
+            topic_enriched=f"{prefix}.articles.enriched",
+            topic_dlq=f"{prefix}.articles.dlq",
+            topic_alerts=f"{prefix}.alerts",
+            topic_alerts_dlq=f"{prefix}.alerts.dlq",
+            app_id=f"newsstream-{prefix}",
+            articles_alias=f"{prefix}-news-articles",
+            alerts_index=f"{prefix}-news-alerts",
+            fingerprints_index=f"{prefix}-news-fingerprints",
+            **changes,
+        )
+
     def as_env(self) -> dict[str, str]:
         """The ``NEWSSTREAM_*`` variables that reproduce these settings in a child process."""
         return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}

@@ -63,16 +63,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 def isolated_settings(tmp: Path, **overrides: Any) -> Settings:
     """Settings with topics, group and indices of their own, created on the real stack."""
     prefix = f"test-{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env().replace(
-        topic_raw=f"{prefix}.articles.raw",
-        topic_enriched=f"{prefix}.articles.enriched",
-        topic_dlq=f"{prefix}.articles.dlq",
-        topic_alerts=f"{prefix}.alerts",
-        topic_alerts_dlq=f"{prefix}.alerts.dlq",
-        app_id=f"newsstream-{prefix}",
-        articles_alias=f"{prefix}-news-articles",
-        alerts_index=f"{prefix}-news-alerts",
-        fingerprints_index=f"{prefix}-news-fingerprints",
+    settings = Settings.from_env().isolated(
+        prefix,
         worker_data_dir=tmp / "worker",
         worker_web_port=free_port(),
         sink_batch_seconds=0.3,

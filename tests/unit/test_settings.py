@@ -54,3 +54,22 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [name for name, _ in documented_settings() if name not in readme]
     assert missing == []
+
+
+def test_isolated_settings_share_nothing_with_the_defaults() -> None:
+    base, isolated = Settings(), Settings().isolated("t1", topic_partitions=1)
+    names = (
+        "topic_raw",
+        "topic_enriched",
+        "topic_dlq",
+        "topic_alerts",
+        "topic_alerts_dlq",
+        "app_id",
+        "articles_alias",
+        "alerts_index",
+        "fingerprints_index",
+    )
+    for name in names:
+        assert getattr(isolated, name) != getattr(base, name)
+        assert "t1" in getattr(isolated, name)
+    assert isolated.topic_partitions == 1
