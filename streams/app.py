@@ -165,7 +165,7 @@ def create_app(
         if not parsed:
             return pending
         try:
-            results = await run_enrichment(pipeline, [raw for _, raw in parsed])
+            results = await enrich_until_done([raw for _, raw in parsed])
         except Exception as exc:  # a bug must not make Faust skip the batch's offsets
             log.exception("enrichment of a batch failed")
             failure = EnrichmentError(f"enrichment failed for the whole batch: {exc!r}")
@@ -180,6 +180,17 @@ def create_app(
                 pending.append(await send_dead_letter(dlq_topic, event, result, "enrich"))
                 await count(failed=True)
         return pending
+
+    async def enrich_until_done(raws: list[RawArticle]) -> list[EnrichedArticle | EnrichmentError]:
+        """Enrich, waiting out an unreachable duplicate index instead of dead-lettering."""
+        delay = 0.5
+        while True:
+            try:
+                return await run_enrichment(pipeline, raws)
+            except SinkBackpressure as exc:
+                log.warning("enrichment waiting %.1fs: %s", delay, exc)
+                await asyncio.sleep(max(delay, exc.retry_after))
+                delay = min(delay * 2, _MAX_SINK_BACKOFF)
 
     @app.agent(enriched_topic, name="index-articles")
     async def index_articles(stream: faust.StreamT[bytes]) -> None:

@@ -23,7 +23,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from streams.enrich.dedup import Fingerprint
-from streams.errors import EnrichmentError
+from streams.errors import SinkBackpressure
 
 
 class ElasticsearchDuplicateIndex:
@@ -41,7 +41,8 @@ class ElasticsearchDuplicateIndex:
             original = self._in_recent(article_id, fp) or self._find_original(article_id, fp)
             self._remember(article_id, fp, original)
         except EsConnectionError as exc:
-            raise EnrichmentError(f"duplicate index unreachable: {exc}") from exc
+            # Not the article's fault: the caller waits and retries, nothing is dead-lettered.
+            raise SinkBackpressure(f"duplicate index unreachable: {exc}", retry_after=2.0) from exc
         return original
 
     def _recorded(self, article_id: str) -> dict[str, Any] | None:

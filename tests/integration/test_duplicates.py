@@ -1,0 +1,57 @@
+"""The Elasticsearch duplicate index: remembered across restarts, waits when unreachable."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from streams.enrich.dedup import fingerprint
+from streams.errors import SinkBackpressure
+from streams.settings import Settings
+from streams.sink.duplicates import ElasticsearchDuplicateIndex
+
+from .conftest import SAMPLES
+
+pytestmark = pytest.mark.integration
+
+
+def bodies() -> tuple[str, str]:
+    lines = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text().splitlines()]
+    return lines[0]["text"], lines[3]["text"]  # a story and its syndicated copy
+
+
+def test_a_restarted_worker_still_knows_the_first_copy(
+    settings: Settings, es: Elasticsearch
+) -> None:
+    original, copy = bodies()
+    before_restart = ElasticsearchDuplicateIndex(es, index=settings.fingerprints_index)
+    assert before_restart.first_seen("dup-original", fingerprint(original)) is None
+    es.indices.refresh(index=settings.fingerprints_index)
+
+    after_restart = ElasticsearchDuplicateIndex(es, index=settings.fingerprints_index)
+    assert after_restart.first_seen("dup-copy", fingerprint(copy)) == "dup-original"
+    # A replay of either gets its first answer again.
+    assert after_restart.first_seen("dup-copy", fingerprint(copy)) == "dup-original"
+    assert after_restart.first_seen("dup-original", fingerprint(original)) is None
+
+
+def test_unrelated_stories_are_not_duplicates(settings: Settings, es: Elasticsearch) -> None:
+    lines = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text().splitlines()]
+    index = ElasticsearchDuplicateIndex(es, index=settings.fingerprints_index)
+    answers = [
+        index.first_seen(f"distinct-{i}", fingerprint(lines[i]["text"])) for i in (1, 2, 7, 8)
+    ]
+    assert answers == [None, None, None, None]
+
+
+def test_an_unreachable_index_is_backpressure_not_a_bad_article() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    es = Elasticsearch(f"http://127.0.0.1:{port}", max_retries=0, request_timeout=2)
+    index = ElasticsearchDuplicateIndex(es, index="news-fingerprints")
+    with pytest.raises(SinkBackpressure, match="unreachable"):
+        index.first_seen("any", fingerprint(bodies()[0]))
