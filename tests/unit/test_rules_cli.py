@@ -72,3 +72,11 @@ def test_a_running_worker_reloads_changed_rules_and_keeps_the_last_good_ones(
     os.utime(rules, (time.time() + 10, time.time() + 10))
     assert not holder.reload_if_changed()
     assert [r.id for r in holder.current.rules] == ["renamed"]
+
+
+def test_the_rules_shipped_for_kubernetes_and_the_defaults_load() -> None:
+    from streams.alerts.rules import load_rules
+
+    for path in (ROOT / "deploy" / "k8s" / "rules.yaml", ROOT / "streams" / "data" / "rules.yaml"):
+        rules = load_rules(path, environ={}, default_webhook_url="http://127.0.0.1:1/hook")
+        assert {r.id for r in rules.rules} >= {"sanctions-watch"}
