@@ -7,12 +7,14 @@
     a record that cannot be processed ─▶ articles.dlq / alerts.dlq (reason, origin, bytes)
 
 Delivery guarantees:
-1. Agents read batches with ``take_events``; Faust acks a batch only after the agent's
-   loop body returned, and commits only acked offsets.
+1. Agents read with acks off (``noack_take`` / ``noack``) and ack a record only after it
+   was handled; Faust commits only acked offsets. (``take_events`` would ack in a
+   ``finally``: after a failure, or when the worker stops in the middle of a retry.)
 2. The enrich agent awaits the broker's acknowledgement of every output record before
    its batch is acked; the sink awaits Elasticsearch's bulk response.
-3. Exceptions are caught per record and routed to the DLQ: an exception escaping an
-   agent would make Faust restart it and skip the failing offset.
+3. A bad record is dead-lettered inside the step; anything else (Kafka or Elasticsearch
+   trouble, a bug) is retried in place with backoff and never escapes an agent, which
+   would make Faust restart it past the failing offsets.
 4. Document ids are article ids and alert ids are (rule, story): replays overwrite or
    are dropped, never duplicated.
 """
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import faust
@@ -145,13 +148,43 @@ def create_app(
             log.critical("%s", exc)
             await app.crash(exc)
 
+    async def until_done(what: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` until it succeeds: a batch is acked only after it was handled.
+
+        Bad records never get here (they are dead-lettered inside ``step``); what does is
+        Kafka or Elasticsearch trouble, or a bug, and retrying in place loses nothing.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await step()
+                return
+            except SinkBackpressure as exc:
+                log.warning("%s waiting %.1fs: %s", what, delay, exc)
+                await asyncio.sleep(max(delay, exc.retry_after))
+            except Exception:  # anything else: log, wait, retry; never skip the offsets
+                log.exception("%s failed; retrying in %.1fs", what, delay)
+                await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_SINK_BACKOFF)
+
+    async def ack_all(stream: faust.StreamT[bytes], events: Sequence[Event]) -> None:
+        for event in events:
+            await stream.ack(event)
+
     @app.agent(raw_topic, name="enrich-articles")
     async def enrich_articles(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches(stream).take_events(
+        # noack_take: Faust's take_events acks in a ``finally``, even when the body
+        # failed or the worker is stopping mid-retry; here acks follow success only.
+        async for events in concrete(stream).noack_take(
             settings.enrich_batch_size, within=settings.enrich_batch_seconds
         ):
-            pending = await enrich_batch(events)
-            await asyncio.gather(*pending)  # broker acks before Faust acks the batch
+            batch = as_events(events)
+
+            async def step(batch: Sequence[Event] = batch) -> None:
+                await asyncio.gather(*await enrich_batch(batch))  # the broker has them all
+
+            await until_done("enrichment", step)
+            await ack_all(stream, batch)
 
     async def enrich_batch(events: Sequence[Event]) -> list[Any]:
         pending: list[Any] = []
@@ -194,10 +227,16 @@ def create_app(
 
     @app.agent(enriched_topic, name="index-articles")
     async def index_articles(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches(stream).take_events(
+        async for events in concrete(stream).noack_take(
             settings.sink_batch_size, within=settings.sink_batch_seconds
         ):
-            await index_batch(events)
+            batch = as_events(events)
+
+            async def step(batch: Sequence[Event] = batch) -> None:
+                await index_batch(batch)
+
+            await until_done("indexing", step)
+            await ack_all(stream, batch)
 
     async def index_batch(events: Sequence[Event]) -> None:
         docs: list[tuple[str, dict[str, Any]]] = []
@@ -242,43 +281,51 @@ def create_app(
 
     @app.agent(enriched_topic, name="match-alerts")
     async def match_alerts(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            try:
-                article = codec.enriched_from_json(event.message.value or b"")
-                pending = [
-                    await alerts_topic.send(key=alert.alert_id.encode(), value=codec.dumps(alert))
-                    for alert in alerts_for(pipeline.rules.current, article, now=utc_now())
-                ]
-                await asyncio.gather(*pending)
-            except NewsstreamError as exc:
-                await send_dead_letter(dlq_topic, event, exc, "match-alerts")
-            except Exception as exc:  # a bug must not make Faust skip the offset
+        manual = concrete(stream).noack()
+        async for event in manual.events():
+            await until_done("alert matching", partial(match_one, event))
+            await manual.ack(event)
+
+    async def match_one(event: Event) -> None:
+        try:
+            article = codec.enriched_from_json(event.message.value or b"")
+            alerts = alerts_for(pipeline.rules.current, article, now=utc_now())
+        except Exception as exc:  # this article (or a rule bug on it): DLQ, not a stall
+            if not isinstance(exc, NewsstreamError):
                 log.exception("unexpected error matching alert rules")
-                await send_dead_letter(dlq_topic, event, exc, "match-alerts")
+            await (await send_dead_letter(dlq_topic, event, exc, "match-alerts"))
+            return
+        pending = [
+            await alerts_topic.send(key=alert.alert_id.encode(), value=codec.dumps(alert))
+            for alert in alerts
+        ]
+        await asyncio.gather(*pending)
 
     @app.agent(alerts_topic, name="deliver-alerts")
     async def deliver_alerts(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            failure = await deliver_one(event)
-            if failure is not None:
-                await send_dead_letter(alerts_dlq_topic, event, failure, "deliver-alerts")
+        manual = concrete(stream).noack()
+        async for event in manual.events():
+            await until_done("alert delivery", partial(deliver_one, event))
+            await manual.ack(event)
 
-    async def deliver_one(event: Event) -> BaseException | None:
-        """Deliver one alert; wait out an unreachable Elasticsearch instead of dropping it."""
-        delay = 0.5
-        while True:
-            try:
-                alert = codec.alert_from_json(event.message.value or b"")
-                return await dispatcher.dispatch(alert)
-            except SinkBackpressure as exc:
-                log.warning("alert store unavailable, retrying in %.1fs: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_SINK_BACKOFF)
-            except NewsstreamError as exc:
-                return exc
-            except Exception as exc:  # a bug must not make Faust skip the offset
+    async def deliver_one(event: Event) -> None:
+        """Deliver one alert; dead-letter it when its retry budget ran out."""
+        try:
+            alert = codec.alert_from_json(event.message.value or b"")
+        except NewsstreamError as exc:
+            await (await send_dead_letter(alerts_dlq_topic, event, exc, "deliver-alerts"))
+            return
+        failure: Exception | None
+        try:
+            failure = await dispatcher.dispatch(alert)
+        except SinkBackpressure:
+            raise  # Elasticsearch is away: until_done waits and tries again
+        except Exception as exc:  # this alert cannot be handled: DLQ, not a stall
+            if not isinstance(exc, NewsstreamError):
                 log.exception("unexpected error delivering an alert")
-                return exc
+            failure = exc
+        if failure is not None:
+            await (await send_dead_letter(alerts_dlq_topic, event, failure, "deliver-alerts"))
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -288,18 +335,31 @@ def create_app(
     async def send_due_digests() -> None:
         try:
             failures = await dispatcher.flush_due_digests()
-        except NewsstreamError as exc:
-            log.warning("digests not sent yet: %s", exc)
-            return
-        for failure in failures:
-            log.error("%s", failure)
+            for failure, alerts in failures:
+                letter = dead_letter(
+                    error=failure,
+                    stage="deliver-alerts",
+                    topic=settings.topic_alerts,
+                    partition=-1,  # a digest gathers alerts from many offsets
+                    offset=-1,
+                    original=codec.dumps(alerts),
+                    failed_at=utc_now(),
+                )
+                await (await alerts_dlq_topic.send(value=codec.dumps(letter)))
+        except Exception:  # a timer that raises stops firing: log, try again next tick
+            log.exception("digests not sent yet; trying again in 5 s")
 
     return app
 
 
-def batches(stream: faust.StreamT[bytes]) -> faust.Stream[bytes]:
-    # take_events is on the concrete Stream, not on the StreamT protocol agents receive.
+def concrete(stream: faust.StreamT[bytes]) -> faust.Stream[bytes]:
+    # noack_take and noack are on the concrete Stream, not on the StreamT protocol agents receive.
     return cast("faust.Stream[bytes]", stream)
+
+
+def as_events(items: Sequence[Any]) -> list[Event]:
+    """noack_take yields the buffered events themselves (typed as values)."""
+    return [cast(Event, item) for item in items]
 
 
 async def run_enrichment(

@@ -21,6 +21,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Kafka refuses records over 1 MB by default; base64 adds a third. Larger originals are
+# cut (and flagged) so the dead letter itself can always be written.
+MAX_ORIGINAL_BYTES = 512 * 1024
+
+
 def dead_letter(
     *,
     error: BaseException,
@@ -31,6 +36,8 @@ def dead_letter(
     original: bytes | None,
     failed_at: str,
 ) -> DeadLetter:
+    original = original or b""
+    truncated = len(original) > MAX_ORIGINAL_BYTES
     return DeadLetter(
         reason=str(error) or type(error).__name__,
         error_type=type(error).__name__,
@@ -38,8 +45,10 @@ def dead_letter(
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
-        original=base64.b64encode(original or b"").decode("ascii"),
+        original=base64.b64encode(original[:MAX_ORIGINAL_BYTES]).decode("ascii"),
         failed_at=failed_at,
+        original_truncated=truncated,
+        original_size=len(original),
     )
 
 

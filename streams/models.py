@@ -113,3 +113,5 @@ class DeadLetter:
     source_offset: int
     original: str  # base64 of the original bytes: the record may not be valid UTF-8
     failed_at: str
+    original_truncated: bool = False
+    original_size: int = 0

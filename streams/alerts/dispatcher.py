@@ -9,6 +9,7 @@ rule set and reloads it when the file changes; a broken edit is logged and ignor
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -36,7 +37,7 @@ from streams.alerts.throttle import (
     flush_digest,
 )
 from streams.dlq import utc_now
-from streams.errors import ConfigError, DeliveryError
+from streams.errors import ConfigError, DeliveryError, SinkBackpressure
 from streams.models import Alert, EnrichedArticle
 from streams.settings import Settings
 
@@ -114,10 +115,12 @@ class RulesHolder:
 
 
 def _mtime(path: Path) -> float:
+    """A change stamp of the file (modification time and size, so quick rewrites show)."""
     try:
-        return path.stat().st_mtime
+        stat = path.stat()
     except OSError:
         return 0.0
+    return stat.st_mtime_ns / 1e9 + stat.st_size * 1e-12
 
 
 @dataclass
@@ -172,12 +175,19 @@ class AlertDispatcher:
             return None
         return await self._send([alert], alert.targets, lambda target: self._render(target, alert))
 
-    async def flush_due_digests(self) -> list[DeliveryError]:
-        """Send the digests whose window closed; return the failures (for alerts.dlq)."""
+    async def flush_due_digests(self) -> list[tuple[DeliveryError, list[Alert]]]:
+        """Send the digests whose window closed; return the failures (for alerts.dlq).
+
+        A rule that no longer digests (edited or removed) has what it held sent at once.
+        """
         failures = []
         for rule_id, state in list(self.throttle.items()):
             policy = self.rules.throttle_of(rule_id)
-            ids, self.throttle[rule_id] = flush_digest(policy, state, now=self.clock())
+            if policy.mode != "digest" and state.digest_alert_ids:
+                ids = state.digest_alert_ids
+                self.throttle[rule_id] = ThrottleState(state.sent_at, None, ())
+            else:
+                ids, self.throttle[rule_id] = flush_digest(policy, state, now=self.clock())
             if not ids:
                 continue
             pending = self.digests.pop(rule_id, [])
@@ -192,9 +202,11 @@ class AlertDispatcher:
                 window_start=start,
                 window_end=end,
             )
+            if not alerts:
+                continue
             failure = await self._send(alerts, alerts[0].targets, render)
             if failure is not None:
-                failures.append(failure)
+                failures.append((failure, alerts))
         return failures
 
     def _render(self, target: Target, alert: Alert) -> tuple[bytes, dict[str, str]]:
@@ -220,19 +232,35 @@ class AlertDispatcher:
         status = AlertStatus.FAILED if errors else AlertStatus.SENT
         last_error = "; ".join(errors) or None
         for alert in alerts:
-            await mark(
-                self.es,
-                self.settings.alerts_index,
-                alert.alert_id,
-                status=status,
-                attempts=attempts,
-                last_error=last_error,
-                now=utc_now(),
-            )
+            await self._record_outcome(alert.alert_id, status, attempts, last_error)
         if errors:
             ids = ", ".join(a.alert_id for a in alerts)
             return DeliveryError(f"alert {ids} not delivered: {last_error}", retryable=False)
         return None
+
+    async def _record_outcome(
+        self, alert_id: str, status: AlertStatus, attempts: int, last_error: str | None
+    ) -> None:
+        """Mark the record, waiting out Elasticsearch: the webhook call is not repeated."""
+        delay = 0.5
+        while True:
+            try:
+                await mark(
+                    self.es,
+                    self.settings.alerts_index,
+                    alert_id,
+                    status=status,
+                    attempts=attempts,
+                    last_error=last_error,
+                    now=utc_now(),
+                )
+                return
+            except SinkBackpressure as exc:
+                log.warning(
+                    "alert %s not recorded yet, retrying in %.1fs: %s", alert_id, delay, exc
+                )
+                await asyncio.sleep(max(delay, exc.retry_after))
+                delay = min(delay * 2, 30.0)
 
     async def deliver_to(
         self,

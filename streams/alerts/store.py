@@ -11,11 +11,10 @@ from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
 
-from elasticsearch import ApiError, AsyncElasticsearch, ConflictError
-from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ApiError, AsyncElasticsearch, ConflictError, TransportError
 
-from streams.errors import SinkBackpressure, SinkError
 from streams.models import Alert
+from streams.sink.client import as_sink_error
 
 
 class AlertStatus(StrEnum):
@@ -50,12 +49,14 @@ async def claim(es: AsyncElasticsearch, index: str, alert: Alert, *, now: str) -
         )
         return True
     except ConflictError:
+        pass
+    except (ApiError, TransportError) as exc:
+        raise as_sink_error(exc, f"recording alert {alert.alert_id}") from exc
+    try:
         existing = await es.get(index=index, id=alert.alert_id)
-        return bool(existing["_source"].get("status") == AlertStatus.PENDING.value)
-    except EsConnectionError as exc:
-        raise SinkBackpressure(f"Elasticsearch unreachable: {exc}", retry_after=2.0) from exc
-    except ApiError as exc:
-        raise SinkError(f"could not record alert {alert.alert_id}: {exc}") from exc
+    except (ApiError, TransportError) as exc:
+        raise as_sink_error(exc, f"reading alert {alert.alert_id}") from exc
+    return bool(existing["_source"].get("status") == AlertStatus.PENDING.value)
 
 
 async def mark(
@@ -78,7 +79,5 @@ async def mark(
         changes["delivered_at"] = now
     try:
         await es.update(index=index, id=alert_id, doc=changes, refresh=False, retry_on_conflict=3)
-    except EsConnectionError as exc:
-        raise SinkBackpressure(f"Elasticsearch unreachable: {exc}", retry_after=2.0) from exc
-    except ApiError as exc:
-        raise SinkError(f"could not update alert {alert_id}: {exc}") from exc
+    except (ApiError, TransportError) as exc:
+        raise as_sink_error(exc, f"updating alert {alert_id}") from exc

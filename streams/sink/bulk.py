@@ -18,8 +18,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
 from streams.errors import SinkBackpressure, SinkError
-
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+from streams.sink.client import RETRYABLE_STATUS
 
 
 @dataclass(frozen=True, slots=True)

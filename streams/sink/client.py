@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch, Elasticsearch
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from streams.errors import SinkBackpressure, SinkError
 from streams.settings import Settings
 
 
@@ -31,3 +34,16 @@ def make_client(settings: Settings) -> Elasticsearch:
 
 def make_async_client(settings: Settings) -> AsyncElasticsearch:
     return AsyncElasticsearch(**_client_options(settings))
+
+
+# Answers that mean "not now" rather than "never": wait and retry, dead-letter nothing.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def as_sink_error(exc: Exception, what: str) -> SinkError:
+    """Classify an Elasticsearch client error: backpressure (retry) or a real refusal."""
+    if isinstance(exc, EsConnectionError | EsConnectionTimeout):
+        return SinkBackpressure(f"{what}: Elasticsearch unreachable: {exc}", retry_after=2.0)
+    if isinstance(exc, ApiError) and exc.meta.status in RETRYABLE_STATUS:
+        return SinkBackpressure(f"{what}: Elasticsearch answered {exc.meta.status}: {exc}")
+    return SinkError(f"{what}: {exc}")

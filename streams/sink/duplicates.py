@@ -19,11 +19,10 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
-from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError
 
 from streams.enrich.dedup import Fingerprint
-from streams.errors import SinkBackpressure
+from streams.sink.client import as_sink_error
 
 
 class ElasticsearchDuplicateIndex:
@@ -40,9 +39,9 @@ class ElasticsearchDuplicateIndex:
                 return None if original in (None, article_id) else str(original)
             original = self._in_recent(article_id, fp) or self._find_original(article_id, fp)
             self._remember(article_id, fp, original)
-        except EsConnectionError as exc:
-            # Not the article's fault: the caller waits and retries, nothing is dead-lettered.
-            raise SinkBackpressure(f"duplicate index unreachable: {exc}", retry_after=2.0) from exc
+        except (ApiError, TransportError) as exc:
+            # Not the article's fault: on backpressure the caller waits and retries.
+            raise as_sink_error(exc, "duplicate index") from exc
         return original
 
     def _recorded(self, article_id: str) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -11,11 +13,23 @@ from elasticsearch import Elasticsearch
 from streams.enrich.dedup import fingerprint
 from streams.errors import SinkBackpressure
 from streams.settings import Settings
+from streams.setup import remove_everything
+from streams.sink.client import make_client
 from streams.sink.duplicates import ElasticsearchDuplicateIndex
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, isolated_settings
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[Settings, Elasticsearch]]:
+    """An empty fingerprints index of its own (the main worker fills the shared one)."""
+    settings = isolated_settings(tmp_path)
+    es = make_client(settings)
+    yield settings, es
+    es.close()
+    remove_everything(settings)
 
 
 def bodies() -> tuple[str, str]:
@@ -24,8 +38,9 @@ def bodies() -> tuple[str, str]:
 
 
 def test_a_restarted_worker_still_knows_the_first_copy(
-    settings: Settings, es: Elasticsearch
+    fresh: tuple[Settings, Elasticsearch],
 ) -> None:
+    settings, es = fresh
     original, copy = bodies()
     before_restart = ElasticsearchDuplicateIndex(es, index=settings.fingerprints_index)
     assert before_restart.first_seen("dup-original", fingerprint(original)) is None
@@ -38,7 +53,8 @@ def test_a_restarted_worker_still_knows_the_first_copy(
     assert after_restart.first_seen("dup-original", fingerprint(original)) is None
 
 
-def test_unrelated_stories_are_not_duplicates(settings: Settings, es: Elasticsearch) -> None:
+def test_unrelated_stories_are_not_duplicates(fresh: tuple[Settings, Elasticsearch]) -> None:
+    settings, es = fresh
     lines = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text().splitlines()]
     index = ElasticsearchDuplicateIndex(es, index=settings.fingerprints_index)
     answers = [

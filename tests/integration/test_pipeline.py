@@ -147,3 +147,28 @@ def test_ordinary_news_fires_no_alert(
     wait_until(lambda: alerts(es, settings, article_id=SEED_ID), timeout=60, what="any alert")
     sports = ARTICLE_IDS[-1]
     assert alerts(es, settings, article_id=sports) == []
+
+
+def test_offsets_are_committed_once_every_record_was_handled(
+    indexed: dict[str, Any], settings: Settings
+) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    # Reads the group's committed offsets; it never joins the group (no subscribe/poll).
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.app_id,
+        enable_auto_commit=False,
+    )
+    try:
+        partitions = [
+            TopicPartition(settings.topic_raw, p) for p in range(settings.topic_partitions)
+        ]
+        ends = consumer.end_offsets(partitions)
+        wait_until(
+            lambda: all(consumer.committed(tp) == ends[tp] for tp in partitions),
+            timeout=60,
+            what="the raw topic's offsets to be committed",
+        )
+    finally:
+        consumer.close(autocommit=False)

@@ -40,3 +40,20 @@ def test_limit_stops_when_most_records_fail() -> None:
         limit.record(failed=True)
     with pytest.raises(DlqLimitExceeded, match="inspect the DLQ"):
         limit.record(failed=True)
+
+
+def test_a_huge_original_is_cut_so_the_dead_letter_fits_in_kafka() -> None:
+    from streams.dlq import MAX_ORIGINAL_BYTES
+
+    huge = b"x" * (MAX_ORIGINAL_BYTES + 10)
+    letter = dead_letter(
+        error=InvalidArticle("too big"),
+        stage="parse",
+        topic="t",
+        partition=0,
+        offset=0,
+        original=huge,
+        failed_at="2026-01-01T00:00:00Z",
+    )
+    assert letter.original_truncated and letter.original_size == len(huge)
+    assert len(base64.b64decode(letter.original)) == MAX_ORIGINAL_BYTES
