@@ -37,13 +37,13 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	bash .ci/pytest.sh tests/unit
+	VENV=$(VENV) bash .ci/pytest.sh tests/unit
 
 integration: up
-	bash .ci/pytest.sh tests/integration
+	VENV=$(VENV) bash .ci/pytest.sh tests/integration
 
 test: lint typecheck up
-	bash .ci/pytest.sh tests
+	VENV=$(VENV) bash .ci/pytest.sh tests
 
 eval: install
 	$(PY) bench/eval.py --data $(DATA) --out bench/results/eval.json

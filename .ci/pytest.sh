@@ -2,7 +2,7 @@
 # Runs pytest and treats "no tests collected" (exit 5) as a failure with a clear message:
 # a suite that silently ran nothing must not look green.
 set -uo pipefail
-.venv/bin/python -m pytest "$@"
+"${VENV:-.venv}/bin/python" -m pytest "$@"
 rc=$?
 if [[ $rc -eq 5 ]]; then
   echo "pytest collected no tests in: $*" >&2

@@ -196,7 +196,7 @@ stop_pid() {  # name pidfile
   local name="$1" pidfile="$2" waited=0
   if ! pid_alive "$pidfile"; then rm -f "$pidfile"; log "$name not running"; return 0; fi
   local pid; pid="$(cat "$pidfile")"
-  kill "$pid"
+  kill "$pid" 2>/dev/null || true  # it may have exited since the check
   while kill -0 "$pid" 2>/dev/null; do
     if (( waited >= 60 )); then log "$name did not stop in 60s; killing"; kill -9 "$pid"; break; fi
     sleep 1; waited=$((waited + 1))
