@@ -27,7 +27,7 @@ from streams.alerts.delivery import DeliveryResult, RetryPolicy, deliver
 from streams.alerts.payloads import render_digest, render_payload
 from streams.alerts.rules import RuleSet, Target, load_rules
 from streams.alerts.signing import sign_headers
-from streams.alerts.store import AlertStatus, claim, mark
+from streams.alerts.store import AlertStatus, Claim, claim, mark
 from streams.alerts.throttle import (
     NO_THROTTLE,
     ThrottleAction,
@@ -142,9 +142,17 @@ class AlertDispatcher:
     async def dispatch(self, alert: Alert) -> DeliveryError | None:
         """Deliver once; return the error when the retry budget ran out (for alerts.dlq)."""
         index = self.settings.alerts_index
-        if not await claim(self.es, index, alert, now=utc_now()):
+        claimed = await claim(self.es, index, alert, now=utc_now())
+        if claimed is Claim.DONE:
             log.info("alert %s already handled; not sent again", alert.alert_id)
             return None
+        if claimed is Claim.UNCONFIRMED:
+            reason = (
+                "a worker stopped while delivering this alert; the receiver may have it, "
+                "so it is not sent again (at most one delivery): check with the receiver"
+            )
+            await self._record_outcome(alert.alert_id, AlertStatus.UNCONFIRMED, 0, reason)
+            return DeliveryError(f"alert {alert.alert_id} unconfirmed: {reason}", retryable=False)
         state = self.throttle.get(alert.rule_id, ThrottleState())
         decision = decide(
             self.rules.throttle_of(alert.rule_id), state, now=self.clock(), alert_id=alert.alert_id
@@ -218,6 +226,8 @@ class AlertDispatcher:
         target_names: Sequence[str],
         render: Callable[[Target], tuple[bytes, dict[str, str]]],
     ) -> DeliveryError | None:
+        for alert in alerts:  # from here on a replay must not send again
+            await self._record_outcome(alert.alert_id, AlertStatus.DELIVERING, 0, None)
         attempts = 0
         errors: list[str] = []
         for name in target_names:

@@ -2,7 +2,10 @@
 
 The record is created with ``op_type=create`` under the alert id (rule + story), so
 however often an alert is replayed — restarts, rebalances, syndicated copies of one
-story — only the first creation wins and the receiver gets one delivery.
+story — only the first creation wins. Before its first request the record is marked
+``delivering``; a replay that finds it so knows a worker died while sending and cannot
+know whether the receiver got it, so it does not send again (at most one delivery): the
+alert becomes ``unconfirmed`` and goes to ``alerts.dlq`` for a person to check.
 """
 
 from __future__ import annotations
@@ -23,6 +26,15 @@ class AlertStatus(StrEnum):
     FAILED = "failed"
     THROTTLED = "throttled"
     DIGEST_PENDING = "digest_pending"
+    DELIVERING = "delivering"
+    UNCONFIRMED = "unconfirmed"
+
+
+class Claim(StrEnum):
+    NEW = "new"  # first time seen: deliver
+    RESUME = "resume"  # recorded, never sent (a worker died before sending): deliver
+    UNCONFIRMED = "unconfirmed"  # a worker died while sending: do not send again
+    DONE = "done"  # sent, failed, throttled or waiting for a digest: nothing to do
 
 
 def alert_record(alert: Alert, *, now: str) -> dict[str, Any]:
@@ -37,17 +49,13 @@ def alert_record(alert: Alert, *, now: str) -> dict[str, Any]:
     return record
 
 
-async def claim(es: AsyncElasticsearch, index: str, alert: Alert, *, now: str) -> bool:
-    """Create the pending record; False when this alert was already delivered or given up on.
-
-    A record still ``pending`` belongs to a worker that died mid-delivery: it is claimed
-    again, and receivers can drop the rare repeat by the X-Newsstream-Alert-Id header.
-    """
+async def claim(es: AsyncElasticsearch, index: str, alert: Alert, *, now: str) -> Claim:
+    """Create the pending record, or say what an earlier attempt left behind."""
     try:
         await es.create(
             index=index, id=alert.alert_id, document=alert_record(alert, now=now), refresh=False
         )
-        return True
+        return Claim.NEW
     except ConflictError:
         pass
     except (ApiError, TransportError) as exc:
@@ -56,7 +64,12 @@ async def claim(es: AsyncElasticsearch, index: str, alert: Alert, *, now: str) -
         existing = await es.get(index=index, id=alert.alert_id)
     except (ApiError, TransportError) as exc:
         raise as_sink_error(exc, f"reading alert {alert.alert_id}") from exc
-    return bool(existing["_source"].get("status") == AlertStatus.PENDING.value)
+    status = existing["_source"].get("status")
+    if status == AlertStatus.PENDING.value:
+        return Claim.RESUME
+    if status == AlertStatus.DELIVERING.value:
+        return Claim.UNCONFIRMED
+    return Claim.DONE
 
 
 async def mark(
