@@ -81,3 +81,20 @@ def test_invalid_taxonomy_is_a_config_error(data: object) -> None:
 def test_missing_taxonomy_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nowhere\.yaml"):
         load_taxonomy(tmp_path / "nowhere.yaml")
+
+
+def test_sanctions_are_recognised_in_german_and_spanish_news() -> None:
+    from streams.settings import PACKAGE_DATA
+
+    taxonomy = load_taxonomy(PACKAGE_DATA / "watch_topics.yaml")
+    german = (
+        "Die EU verhängt neue Sanktionen gegen Reedereien. Die Sanktionen treten sofort in Kraft."
+    )
+    spanish = (
+        "Estados Unidos anunció nuevas sanciones contra tres navieras. "
+        "Las sanciones congelan sus activos."
+    )
+    for text in (german, spanish):
+        matches = match_topics(taxonomy, title=tokenize(""), body=tokenize(text))
+        labels = [t.label for t in matches]
+        assert "sanctions" in labels, text
