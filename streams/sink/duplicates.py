@@ -15,7 +15,7 @@ without forcing a refresh per article.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
+from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +26,16 @@ from streams.sink.client import as_sink_error
 
 
 class ElasticsearchDuplicateIndex:
-    def __init__(self, es: Elasticsearch, *, index: str) -> None:
+    def __init__(self, es: Elasticsearch, *, index: str, recent: int = 1_000) -> None:
+        """``recent``: how many of this worker's latest documents are kept in process;
+        search sees them only after a refresh (1 s), and 1,000 covers more than that."""
         self._es = es
         self._index = index
-        self._recent: deque[dict[str, Any]] = deque(maxlen=1_000)
+        self._recent_size = recent
+        # This worker's latest documents by lookup key (content hash, each band), so a
+        # lookup checks only the few that share a key, as the search does.
+        self._recent: deque[dict[str, Any]] = deque()
+        self._recent_by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def first_seen(self, article_id: str, fp: Fingerprint) -> str | None:
         try:
@@ -55,10 +61,22 @@ class ElasticsearchDuplicateIndex:
         return fp.matches_stored(seen["content_hash"], seen.get("signature"))
 
     def _in_recent(self, article_id: str, fp: Fingerprint) -> str | None:
-        for seen in self._recent:
-            if seen["article_id"] != article_id and self._matches(seen, fp):
-                return str(seen["original_id"])
+        for key in (fp.content_hash, *fp.bands()):
+            for seen in self._recent_by_key.get(key, ()):
+                if seen["article_id"] != article_id and self._matches(seen, fp):
+                    return str(seen["original_id"])
         return None
+
+    def _remember_recent(self, document: dict[str, Any]) -> None:
+        if len(self._recent) == self._recent_size:
+            oldest = self._recent.popleft()
+            for key in (oldest["content_hash"], *oldest["bands"]):
+                self._recent_by_key[key].remove(oldest)
+                if not self._recent_by_key[key]:
+                    del self._recent_by_key[key]
+        self._recent.append(document)
+        for key in (document["content_hash"], *document["bands"]):
+            self._recent_by_key[key].append(document)
 
     def _find_original(self, article_id: str, fp: Fingerprint) -> str | None:
         should: list[dict[str, Any]] = [{"term": {"content_hash": fp.content_hash}}]
@@ -91,7 +109,7 @@ class ElasticsearchDuplicateIndex:
             "signature": fp.encoded(),
             "seen_at": datetime.now(UTC).isoformat(),
         }
-        self._recent.append(document)
+        self._remember_recent(document)
         # Another worker may have recorded it first: its answer stands.
         with contextlib.suppress(ConflictError):
             self._es.create(index=self._index, id=article_id, document=document)

@@ -53,6 +53,20 @@ def test_a_restarted_worker_still_knows_the_first_copy(
     assert after_restart.first_seen("dup-original", fingerprint(original)) is None
 
 
+def test_back_to_back_copies_are_caught_before_a_refresh(
+    fresh: tuple[Settings, Elasticsearch],
+) -> None:
+    settings, es = fresh
+    original, copy = bodies()
+    lines = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text().splitlines()]
+    index = ElasticsearchDuplicateIndex(es, index=settings.fingerprints_index, recent=2)
+    assert index.first_seen("recent-original", fingerprint(original)) is None
+    assert index.first_seen("recent-copy", fingerprint(copy)) == "recent-original"
+    # Two more stories push the original out of the in-process window without error.
+    assert index.first_seen("recent-a", fingerprint(lines[1]["text"])) is None
+    assert index.first_seen("recent-b", fingerprint(lines[2]["text"])) is None
+
+
 def test_unrelated_stories_are_not_duplicates(fresh: tuple[Settings, Elasticsearch]) -> None:
     settings, es = fresh
     lines = [json.loads(line) for line in (SAMPLES / "articles.jsonl").read_text().splitlines()]
