@@ -279,12 +279,18 @@ def create_app(
                 delay = min(delay * 2, _MAX_SINK_BACKOFF)
         return rejected
 
-    @app.agent(enriched_topic, name="match-alerts")
-    async def match_alerts(stream: faust.StreamT[bytes]) -> None:
+    async def each_until_done(
+        stream: faust.StreamT[bytes], what: str, handle: Callable[[Event], Awaitable[None]]
+    ) -> None:
+        """Handle the stream's records one by one, each acked once handled."""
         manual = concrete(stream).noack()
         async for event in manual.events():
-            await until_done("alert matching", partial(match_one, event))
+            await until_done(what, partial(handle, event))
             await manual.ack(event)
+
+    @app.agent(enriched_topic, name="match-alerts")
+    async def match_alerts(stream: faust.StreamT[bytes]) -> None:
+        await each_until_done(stream, "alert matching", match_one)
 
     async def match_one(event: Event) -> None:
         try:
@@ -303,10 +309,7 @@ def create_app(
 
     @app.agent(alerts_topic, name="deliver-alerts")
     async def deliver_alerts(stream: faust.StreamT[bytes]) -> None:
-        manual = concrete(stream).noack()
-        async for event in manual.events():
-            await until_done("alert delivery", partial(deliver_one, event))
-            await manual.ack(event)
+        await each_until_done(stream, "alert delivery", deliver_one)
 
     async def deliver_one(event: Event) -> None:
         """Deliver one alert; dead-letter it when its retry budget ran out."""

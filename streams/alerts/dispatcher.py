@@ -75,7 +75,7 @@ class RulesHolder:
     default_webhook_url: str
     default_webhook_secret: str
     current: RuleSet
-    mtime: float = 0.0
+    mtime: tuple[int, int] = (0, 0)
 
     @classmethod
     def load(cls, settings: Settings) -> RulesHolder:
@@ -114,13 +114,13 @@ class RulesHolder:
             return NO_THROTTLE
 
 
-def _mtime(path: Path) -> float:
-    """A change stamp of the file (modification time and size, so quick rewrites show)."""
+def _mtime(path: Path) -> tuple[int, int]:
+    """A change stamp of the file: modification time and size, so quick rewrites show."""
     try:
         stat = path.stat()
     except OSError:
-        return 0.0
-    return stat.st_mtime_ns / 1e9 + stat.st_size * 1e-12
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 @dataclass
