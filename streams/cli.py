@@ -15,7 +15,7 @@ from streams.codec import dumps, parse_raw_article
 from streams.dlq import utc_now
 from streams.errors import EnrichmentError, InvalidArticle, NewsstreamError
 from streams.models import RawArticle
-from streams.settings import Settings, documented_settings
+from streams.settings import Secret, Settings, documented_settings
 
 log = logging.getLogger("newsstream")
 
@@ -198,11 +198,9 @@ def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
-    current = Settings.from_env()
     for variable, default in documented_settings():
-        field = variable.removeprefix("NEWSSTREAM_").lower()
-        value = getattr(current, field)
-        shown = repr(value) if "secret" in field or "password" in field or "key" in field else value
+        value = getattr(settings, variable.removeprefix("NEWSSTREAM_").lower())
+        shown = repr(value) if isinstance(value, Secret) else value
         print(f"{variable}={shown}" + ("" if str(value) == default else f"  (default {default})"))
     return 0
 
