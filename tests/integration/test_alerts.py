@@ -214,6 +214,8 @@ def test_query_string_rules_select_what_elasticsearch_selects(
     indexed: dict[str, Any], es: Elasticsearch, settings: Settings
 ) -> None:
     ids = list(indexed)
+    # mget (behind `indexed`) is real-time, search sees documents after a refresh.
+    es.indices.refresh(index=settings.articles_alias)
     queries = [
         "topics.label:sanctions AND countries:CN",
         'entities.name:"Xi Jinping"',
