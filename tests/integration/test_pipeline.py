@@ -49,6 +49,7 @@ def test_every_valid_sample_is_indexed_once(
 def test_search_finds_the_seed_by_entity_and_topic(
     indexed: dict[str, Any], es: Elasticsearch, settings: Settings
 ) -> None:
+    es.indices.refresh(index=settings.articles_alias)
     hits = es.search(
         index=settings.articles_alias,
         query={
