@@ -27,7 +27,7 @@ status:
 	bash $(STACK) status
 
 demo: up
-	$(PY) -m streams.demo
+	$(PY) -m streams.devtools.demo
 
 lint: install
 	$(BIN)/ruff check streams tests bench training

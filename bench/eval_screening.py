@@ -17,7 +17,7 @@ from typing import Any
 from eval_common import run_alone
 
 from streams.enrich.screening import Screener, load_screener
-from streams.models import Entity
+from streams.messages.models import Entity
 
 
 def _positives(un_xml: Path) -> list[tuple[str, str]]:

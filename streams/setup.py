@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from kafka import KafkaAdminClient
 
+from streams.elastic.client import make_client
+from streams.elastic.indices import ensure_indices
+from streams.kafka.topics import ensure_topics
 from streams.settings import Settings
-from streams.sink.client import make_client
-from streams.sink.indices import ensure_indices
-from streams.topics import ensure_topics
 
 
 def setup_everything(settings: Settings) -> list[str]:

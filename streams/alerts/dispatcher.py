@@ -27,7 +27,6 @@ from streams.alerts.delivery import DeliveryResult, RetryPolicy, deliver
 from streams.alerts.payloads import render_digest, render_payload
 from streams.alerts.rules import RuleSet, Target, load_rules
 from streams.alerts.signing import sign_headers
-from streams.alerts.store import AlertStatus, Claim, claim, mark
 from streams.alerts.throttle import (
     NO_THROTTLE,
     ThrottleAction,
@@ -36,9 +35,10 @@ from streams.alerts.throttle import (
     decide,
     flush_digest,
 )
-from streams.dlq import utc_now
+from streams.clock import utc_now
+from streams.elastic.alert_store import AlertStatus, Claim, claim, mark
 from streams.errors import ConfigError, DeliveryError, SinkBackpressure
-from streams.models import Alert, EnrichedArticle
+from streams.messages.models import Alert, EnrichedArticle
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

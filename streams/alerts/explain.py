@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 
 from streams.alerts.rules import format_explanations, load_rules
-from streams.codec import enriched_from_json, parse_raw_article
-from streams.dlq import utc_now
+from streams.clock import utc_now
 from streams.errors import InvalidArticle
-from streams.models import EnrichedArticle
+from streams.messages.codec import enriched_from_json, parse_raw_article
+from streams.messages.models import EnrichedArticle
 from streams.settings import Settings
 
 

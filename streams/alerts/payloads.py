@@ -23,7 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from streams.alerts.targets import Target
 from streams.errors import DeliveryError
-from streams.models import Alert
+from streams.messages.models import Alert
 
 SCHEMA_VERSION = 1
 _SLACK_MAX_ALERTS = 10

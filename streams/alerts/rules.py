@@ -38,7 +38,7 @@ from streams.alerts.query import Outcome
 from streams.alerts.targets import DEFAULT_TARGET, Target, default_target, parse_target
 from streams.alerts.throttle import NO_THROTTLE, ThrottlePolicy, parse_throttle
 from streams.errors import ConfigError
-from streams.models import Alert, EnrichedArticle
+from streams.messages.models import Alert, EnrichedArticle
 
 __all__ = [
     "Rule",

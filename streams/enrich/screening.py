@@ -33,7 +33,7 @@ from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import token_sort_ratio
 
 from streams.errors import ConfigError
-from streams.models import Entity, ScreeningHit
+from streams.messages.models import Entity, ScreeningHit
 
 Kind = Literal["person", "org"]
 

@@ -21,8 +21,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from tqdm import tqdm
 
-from streams.codec import dumps, parse_raw_article
 from streams.errors import InvalidArticle, StackError
+from streams.messages.codec import dumps, parse_raw_article
 
 log = logging.getLogger(__name__)
 

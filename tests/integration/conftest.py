@@ -21,13 +21,13 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
-from streams import localrun
-from streams.alerts.receiver import WebhookReceiver
+from streams.devtools import localrun
+from streams.devtools.receiver import WebhookReceiver
+from streams.elastic.client import make_client
 from streams.errors import StackError
 from streams.producers.jsonl import to_record
 from streams.settings import Secret, Settings
 from streams.setup import remove_everything, setup_everything
-from streams.sink.client import make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"

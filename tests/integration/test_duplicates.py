@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from streams.elastic.client import make_client
+from streams.elastic.fingerprints import ElasticsearchDuplicateIndex
 from streams.enrich.dedup import fingerprint
 from streams.errors import SinkBackpressure
 from streams.settings import Settings
 from streams.setup import remove_everything
-from streams.sink.client import make_client
-from streams.sink.duplicates import ElasticsearchDuplicateIndex
 
 from .conftest import SAMPLES, isolated_settings
 

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from streams.alerts.payloads import discover_url, render_digest, render_payload
 from streams.alerts.targets import Target
 from streams.errors import DeliveryError
-from streams.models import Alert
+from streams.messages.models import Alert
 
 ROOT = Path(__file__).resolve().parents[2]
 KIBANA = "http://127.0.0.1:5601"

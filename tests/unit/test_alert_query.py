@@ -22,7 +22,7 @@ from streams.alerts.query import (
     parse_query_string,
 )
 from streams.errors import ConfigError
-from streams.models import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
+from streams.messages.models import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from streams.codec import article_id, canonical_url, dumps, enriched_from_json, parse_raw_article
 from streams.errors import InvalidArticle
-from streams.models import EnrichedArticle, Entity, ScoredLabel, TopicMatch
+from streams.messages.codec import (
+    article_id,
+    canonical_url,
+    dumps,
+    enriched_from_json,
+    parse_raw_article,
+)
+from streams.messages.models import EnrichedArticle, Entity, ScoredLabel, TopicMatch
 
 
 def test_canonical_url_drops_tracking_fragment_and_case() -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from streams.alerts.delivery import RetryPolicy, deliver
-from streams.alerts.receiver import WebhookReceiver
+from streams.devtools.receiver import WebhookReceiver
 from streams.errors import ConfigError
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)

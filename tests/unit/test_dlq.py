@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from streams.dlq import DlqLimit, DlqLimitExceeded, dead_letter
 from streams.errors import InvalidArticle
+from streams.worker.dlq import DlqLimit, DlqLimitExceeded, dead_letter
 
 
 def test_dead_letter_keeps_reason_origin_and_bytes() -> None:
@@ -43,7 +43,7 @@ def test_limit_stops_when_most_records_fail() -> None:
 
 
 def test_a_huge_original_is_cut_so_the_dead_letter_fits_in_kafka() -> None:
-    from streams.dlq import MAX_ORIGINAL_BYTES
+    from streams.worker.dlq import MAX_ORIGINAL_BYTES
 
     huge = b"x" * (MAX_ORIGINAL_BYTES + 10)
     letter = dead_letter(

@@ -12,7 +12,7 @@ from streams.enrich import Enricher, InMemoryDuplicateIndex
 from streams.enrich.ner import load_pipeline
 from streams.enrich.screening import load_screener
 from streams.errors import EnrichmentError
-from streams.models import EnrichedArticle, RawArticle
+from streams.messages.models import EnrichedArticle, RawArticle
 from streams.settings import Settings
 
 SEED = (Path(__file__).parents[1] / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")

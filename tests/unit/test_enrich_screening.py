@@ -6,7 +6,7 @@ import pytest
 
 from streams.enrich.screening import Screener, load_screener, read_ofac_csv, read_un_xml
 from streams.errors import ConfigError
-from streams.models import Entity
+from streams.messages.models import Entity
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sanctions"
 SHARED = Path(__file__).parents[3] / "shared" / "data" / "sanctions"

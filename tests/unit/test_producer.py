@@ -4,7 +4,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.codec import parse_raw_article
+from streams.messages.codec import parse_raw_article
 from streams.producers.jsonl import to_record
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

@@ -8,7 +8,7 @@ import pytest
 
 from streams.alerts.matching import ArticleContext, evaluate_condition, parse_condition
 from streams.alerts.rules import RuleSet, format_explanations, parse_rules
-from streams.models import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
+from streams.messages.models import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
 
 
 def article(title: str = "", body: str = "", **fields: Any) -> EnrichedArticle:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streams.sink.bulk import classify_items, index_operations
+from streams.elastic.bulk import classify_items, index_operations
 
 
 def test_operations_carry_the_article_id_as_document_id() -> None:

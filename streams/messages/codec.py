@@ -1,4 +1,4 @@
-"""Bytes on the wire <-> the dataclasses in streams.models. orjson everywhere.
+"""Bytes on the wire <-> the dataclasses in streams.messages.models. orjson everywhere.
 
 ``parse_raw_article`` is the one gate every raw record passes: it validates the
 fields the schema requires and assigns the stable article id.
@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from streams.errors import InvalidArticle
-from streams.models import (
+from streams.messages.models import (
     Alert,
     EnrichedArticle,
     Entity,

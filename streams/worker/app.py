@@ -34,16 +34,17 @@ import httpx
 from elasticsearch import AsyncElasticsearch
 from faust.types import EventT
 
-from streams import codec
 from streams.alerts.dispatcher import AlertDispatcher, RulesHolder, alerts_for
-from streams.dlq import DlqLimit, DlqLimitExceeded, dead_letter, utc_now
+from streams.clock import utc_now
+from streams.elastic.bulk import bulk_index
+from streams.elastic.client import make_async_client, make_client
+from streams.elastic.fingerprints import ElasticsearchDuplicateIndex
 from streams.enrich import Enricher
 from streams.errors import EnrichmentError, NewsstreamError, SinkBackpressure
-from streams.models import EnrichedArticle, RawArticle
+from streams.messages import codec
+from streams.messages.models import EnrichedArticle, RawArticle
 from streams.settings import Settings
-from streams.sink.bulk import bulk_index
-from streams.sink.client import make_async_client, make_client
-from streams.sink.duplicates import ElasticsearchDuplicateIndex
+from streams.worker.dlq import DlqLimit, DlqLimitExceeded, dead_letter
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,9 @@ from __future__ import annotations
 import base64
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from streams.errors import NewsstreamError
-from streams.models import DeadLetter
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
+from streams.messages.models import DeadLetter
 
 # Kafka refuses records over 1 MB by default; base64 adds a third. Larger originals are
 # cut (and flagged) so the dead letter itself can always be written.

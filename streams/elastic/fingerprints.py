@@ -21,8 +21,8 @@ from typing import Any
 
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError
 
+from streams.elastic.client import as_sink_error
 from streams.enrich.dedup import Fingerprint
-from streams.sink.client import as_sink_error
 
 
 class ElasticsearchDuplicateIndex:

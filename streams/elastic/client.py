@@ -16,7 +16,7 @@ def _client_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "hosts": [settings.es_url],
         "request_timeout": settings.es_timeout,
-        # Retries of a bulk request are ours (see streams.sink.bulk): the client must not
+        # Retries of a bulk request are ours (see streams.elastic.bulk): the client must not
         # resend a half-applied bulk on its own.
         "max_retries": 0,
         "retry_on_timeout": False,

@@ -17,8 +17,8 @@ from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from streams.elastic.client import RETRYABLE_STATUS
 from streams.errors import SinkBackpressure, SinkError
-from streams.sink.client import RETRYABLE_STATUS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Messages that travel between the stages, as frozen dataclasses.
 
 Their JSON form is what schemas/*.schema.json describe; orjson serialises the
-dataclasses directly (see streams.codec).
+dataclasses directly (see streams.messages.codec).
 """
 
 from __future__ import annotations

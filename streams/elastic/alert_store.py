@@ -16,8 +16,8 @@ from typing import Any
 
 from elasticsearch import ApiError, AsyncElasticsearch, ConflictError, TransportError
 
-from streams.models import Alert
-from streams.sink.client import as_sink_error
+from streams.elastic.client import as_sink_error
+from streams.messages.models import Alert
 
 
 class AlertStatus(StrEnum):

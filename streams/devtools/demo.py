@@ -19,14 +19,14 @@ import orjson
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
-from streams import localrun
-from streams.dlq import utc_now
+from streams.clock import utc_now
+from streams.devtools import localrun
+from streams.elastic.client import make_client
 from streams.producers.jsonl import to_record
 from streams.settings import Settings
 from streams.setup import setup_everything
-from streams.sink.client import make_client
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 RUN = ROOT / ".stack" / "run"
 RECEIVER_PORT = 8787
