@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from eval_common import bag_f1, run_alone
 
 from streams.enrich.clean import clean_html
 from streams.errors import EnrichmentError
-
-_WORD = re.compile(r"[^\W_]+")
+from streams.tokens import alnum_runs
 
 
 def _ours(html: str) -> str:
@@ -49,10 +47,10 @@ def evaluate(data: Path) -> dict[str, Any]:
         if not path.exists():
             continue
         html = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
-        gold_words = _WORD.findall(str(truth.get("articleBody") or "").lower())
+        gold_words = alnum_runs(str(truth.get("articleBody") or "").lower())
         pages += 1
         for name, extract in EXTRACTORS.items():
-            scores = bag_f1(_WORD.findall(extract(html).lower()), gold_words)
+            scores = bag_f1(alnum_runs(extract(html).lower()), gold_words)
             for i, value in enumerate(scores):
                 sums[name][i] += value
     return {

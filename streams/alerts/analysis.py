@@ -1,6 +1,7 @@
 """Text analysis shared by the keyword rules and the query-string matcher.
 
-``standard_tokens`` reproduces Elasticsearch's ``standard`` analyzer, which the
+``standard_tokens`` (defined with the package's other tokenizers in
+``streams.tokens``) reproduces Elasticsearch's ``standard`` analyzer, which the
 ``news-articles`` index uses for ``title`` and ``body``: Lucene's StandardTokenizer
 (Unicode UAX #29 word boundaries, the same grammar rules as Lucene's JFlex
 specification), tokens longer than 255 characters split, then a per-code-point
@@ -20,52 +21,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import regex
 import snowballstemmer
 
-MAX_TOKEN_LENGTH = 255  # Elasticsearch's default max_token_length for the standard tokenizer
-
-# Character classes of UAX #29, each followed by the characters WB4 tells us to skip.
-_X = r"[\p{WB=Format}\p{WB=Extend}\p{WB=ZWJ}]*"
-_AHLETTER = rf"[\p{{WB=ALetter}}\p{{WB=Hebrew_Letter}}]{_X}"
-_HEBREW = rf"\p{{WB=Hebrew_Letter}}{_X}"
-_NUMERIC = rf"[\p{{WB=Numeric}}\uFF10-\uFF19]{_X}"
-_KATAKANA = rf"\p{{WB=Katakana}}{_X}"
-_EXTEND_NUM_LET = rf"\p{{WB=ExtendNumLet}}{_X}"
-_MID_LETTER = rf"[\p{{WB=MidLetter}}\p{{WB=MidNumLet}}\p{{WB=Single_Quote}}]{_X}"
-_MID_NUM = rf"[\p{{WB=MidNum}}\p{{WB=MidNumLet}}\p{{WB=Single_Quote}}]{_X}"
-_SINGLE_QUOTE = rf"\p{{WB=Single_Quote}}{_X}"
-_DOUBLE_QUOTE = rf"\p{{WB=Double_Quote}}{_X}"
-
-# WB5-WB13b: one "segment" of letters, numbers or katakana, joined by the mid characters.
-_SEGMENT = (
-    rf"(?:{_KATAKANA}(?:(?:{_EXTEND_NUM_LET})*{_KATAKANA})*"
-    rf"|(?:{_HEBREW}(?:{_SINGLE_QUOTE}|{_DOUBLE_QUOTE}{_HEBREW})"
-    rf"|{_NUMERIC}(?:(?:(?:{_EXTEND_NUM_LET})*|{_MID_NUM}){_NUMERIC})*"
-    rf"|{_AHLETTER}(?:(?:(?:{_EXTEND_NUM_LET})*|{_MID_LETTER}){_AHLETTER})*"
-    rf")+)"
-)
-_WORD = (
-    rf"(?:{_EXTEND_NUM_LET})*{_SEGMENT}(?:(?:{_EXTEND_NUM_LET})+{_SEGMENT})*(?:{_EXTEND_NUM_LET})*"
-)
-_SOUTH_EAST_ASIAN = rf"(?:\p{{Line_Break=Complex_Context}}{_X})+"
-_SINGLE_CHAR = rf"[\p{{Script=Han}}\p{{Script=Hiragana}}]{_X}"
-# Emoji (UTS #51) are tokens of their own: flags, keycaps and ZWJ sequences stay whole (WB3c).
-_NOT_VS16 = r"[\p{WB=Format}\p{WB=Extend}\p{WB=ZWJ}--\uFE0F]*"
-_EMOJI_UNIT = (
-    rf"(?:\p{{Regional_Indicator}}{_X}\p{{Regional_Indicator}}{_X}"
-    rf"|[0-9#*]\uFE0F?\u20E3{_X}"
-    rf"|\p{{Emoji_Modifier}}{_NOT_VS16}"
-    rf"|[\p{{Extended_Pictographic}}\p{{Emoji_Presentation}}--\p{{ASCII}}--\p{{Regional_Indicator}}]"
-    rf"{_NOT_VS16}\uFE0F?)"
-)
-_EMOJI = rf"(?:\u200D(?=\p{{Extended_Pictographic}}))?{_EMOJI_UNIT}(?:(?<=\u200D){_EMOJI_UNIT})*"
-_TOKEN_PATTERN = rf"{_WORD}|{_SOUTH_EAST_ASIAN}|{_SINGLE_CHAR}|{_EMOJI}"
-# Lucene's tokenizer takes the longest match. Greedy matching finds the same tokens except
-# around Hebrew quotes (WB7a-c), so the slower leftmost-longest (POSIX) search runs only there.
-_TOKEN = regex.compile(_TOKEN_PATTERN, regex.VERSION1)
-_TOKEN_LONGEST = regex.compile(_TOKEN_PATTERN, regex.VERSION1 | regex.POSIX)
-_HEBREW_LETTER = regex.compile(r"\p{WB=Hebrew_Letter}")
+# Re-exported: the query-string matcher and keyword rules import them here.
+from streams.tokens import MAX_TOKEN_LENGTH as MAX_TOKEN_LENGTH
+from streams.tokens import lowercase as lowercase
+from streams.tokens import standard_tokens as standard_tokens
 
 _SNOWBALL_LANGUAGES = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
@@ -76,32 +37,6 @@ _SNOWBALL_LANGUAGES = {
     "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
     "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }  # fmt: skip
-
-
-def lowercase(text: str) -> str:
-    """Lower-case one code point at a time, as Java's ``Character.toLowerCase`` does.
-
-    ``str.lower`` differs in two places: it maps ``İ`` to two code points and it
-    applies the Greek final-sigma rule, which Lucene does not.
-    """
-    if text.isascii():
-        return text.lower()
-    return "".join(char.lower()[0] for char in text)
-
-
-def standard_tokens(text: str) -> list[str]:
-    """The tokens Elasticsearch's ``standard`` analyzer produces for ``text``, in order."""
-    tokens: list[str] = []
-    pattern = _TOKEN_LONGEST if _HEBREW_LETTER.search(text) else _TOKEN
-    for match in pattern.finditer(text):
-        token = lowercase(match.group())
-        if len(token) <= MAX_TOKEN_LENGTH:
-            tokens.append(token)
-        else:
-            tokens.extend(
-                token[i : i + MAX_TOKEN_LENGTH] for i in range(0, len(token), MAX_TOKEN_LENGTH)
-            )
-    return tokens
 
 
 def snowball_language(language: str | None) -> str:

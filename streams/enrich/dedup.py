@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-_WORD = re.compile(r"[^\W_]+")
+from streams.tokens import alnum_runs
+
 _SHINGLE = 3
 PERMUTATIONS = 128
 BANDS = 16
@@ -90,7 +90,7 @@ class Fingerprint:
 
 
 def fingerprint(body: str) -> Fingerprint:
-    words = _WORD.findall(unicodedata.normalize("NFKC", body).casefold())
+    words = alnum_runs(unicodedata.normalize("NFKC", body).casefold())
     content_hash = hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
     if len(words) < _MIN_WORDS_FOR_NEAR:
         return Fingerprint(content_hash=content_hash, signature=None)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from streams.enrich.terms import Tokens
+from streams.tokens import Tokens, alnum_runs
 
 _EXTRA_STOP = frozenset(
     {
@@ -71,7 +71,7 @@ _PHRASE_BONUS = 1.5
 
 def extract_keywords(tokens: Tokens, *, exclude: Iterable[str] = (), limit: int = 10) -> list[str]:
     """Up to ``limit`` keyphrases, best first; words of ``exclude`` (entity names) left out."""
-    excluded = {w.lower() for name in exclude for w in re.findall(r"[^\W_]+", name)}
+    excluded = {w.lower() for name in exclude for w in alnum_runs(name)}
     units: Counter[str] = Counter()
     pairs: Counter[tuple[str, str]] = Counter()
     surfaces: dict[str, Counter[str]] = {}

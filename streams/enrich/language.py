@@ -8,16 +8,16 @@ Nigerian Pidgin, seen on Reuters sports pages).
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from streams.tokens import letter_runs
 
 # Enough text to decide reliably; identifying a whole long article costs time for nothing.
 _SAMPLE_CHARS = 2000
 _MIN_CONFIDENCE = 0.5
 _MIN_PROSE_CHARS = 20
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +30,7 @@ def _identifier() -> LanguageIdentifier:
 
 def prose(sample: str) -> str:
     """The lower-case words of ``sample``: what carries its language."""
-    return " ".join(word for word in _WORD.findall(sample) if word.islower())
+    return " ".join(word for word in letter_runs(sample) if word.islower())
 
 
 def detect_language(text: str, *, declared: str | None = None) -> str | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -34,6 +33,7 @@ from rapidfuzz.fuzz import token_sort_ratio
 
 from streams.errors import ConfigError
 from streams.messages.models import Entity, ScreeningHit
+from streams.tokens import name_tokens
 
 Kind = Literal["person", "org"]
 
@@ -145,7 +145,6 @@ _SPELLING = (
 )
 _VOWELS = re.compile(r"(?<=.)[aeiou]")
 _DOUBLE = re.compile(r"(.)\1+")
-_TOKEN = re.compile(r"[a-z0-9]+")
 _TOKEN_MIN_SIMILARITY = 0.9
 _COMMON_TOKEN_ENTRIES = 25
 MIN_SCORE = 0.9
@@ -326,11 +325,6 @@ def _person_score(keys: Sequence[str], name: _Name, common: frozenset[str]) -> f
     return total / len(keys) - 0.1 * min(len(available), 2) / 2
 
 
-def _ascii(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-
-
 def _spelling_key(token: str) -> str:
     for old, new in _SPELLING:
         token = token.replace(old, new)
@@ -355,11 +349,11 @@ def _similarity(a: str, b: str) -> float:
 
 
 def _keys(text: str) -> tuple[str, ...]:
-    return tuple(_spelling_key(t) for t in _TOKEN.findall(_ascii(text).replace("'", "")))
+    return tuple(_spelling_key(t) for t in name_tokens(text))
 
 
 def _org_keys(text: str) -> tuple[str, ...]:
-    tokens = [t for t in _TOKEN.findall(_ascii(text).replace("'", "")) if t not in _LEGAL_FORMS]
+    tokens = [t for t in name_tokens(text) if t not in _LEGAL_FORMS]
     return tuple(_spelling_key(t) for t in tokens)
 
 

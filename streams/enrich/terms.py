@@ -1,29 +1,21 @@
 """Fast matching of weighted term lists (words, phrases, ``prefix*`` wildcards) on tokens.
 
 Shared by categories and watch topics. Text is tokenised once into lower-case words
-with their character offsets; a term list is indexed by its first word, so matching
-costs one dictionary lookup per token (plus one per prefix length for wildcards),
-never one regular expression per term.
+with their character offsets (``streams.tokens.tokenize``); a term list is indexed
+by its first word, so matching costs one dictionary lookup per token (plus one per prefix
+length for wildcards), never one regular expression per term.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-_WORD = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])|\n+")
-
-
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    """Lower-case words of a text and where each one starts and ends."""
-
-    text: str
-    words: tuple[str, ...]
-    offsets: tuple[tuple[int, int], ...]
+# Tokens and tokenize are re-exported: categories, topics and the pipeline import them here.
+from streams.tokens import Tokens as Tokens
+from streams.tokens import fold_word, sentence_span
+from streams.tokens import tokenize as tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +25,10 @@ class Hit:
     last: int  # index of the last word (inclusive)
 
 
-def tokenize(text: str) -> Tokens:
-    matches = list(_WORD.finditer(text))
-    words = tuple(m.group().lower().replace("’", "'") for m in matches)
-    return Tokens(text=text, words=words, offsets=tuple(m.span() for m in matches))
-
-
 def sentence_at(tokens: Tokens, index: int) -> str:
     """The sentence around word ``index``, for evidence an analyst can read."""
-    start, end = tokens.offsets[index]
-    text = tokens.text
-    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
-    right_match = _SENTENCE_END.search(text, end)
-    right = right_match.start() if right_match else len(text)
-    return text[left:right].strip()
+    left, right = sentence_span(tokens.text, *tokens.offsets[index])
+    return tokens.text[left:right].strip()
 
 
 class Lexicon:
@@ -136,5 +118,5 @@ def _matches(parts: Sequence[str], words: Sequence[str], index: int) -> bool:
 
 def _normalise(term: str) -> str:
     """Write a term the way ``tokenize`` writes words: lower case, no closing full stop."""
-    words = term.lower().replace("’", "'").split()
+    words = fold_word(term).split()
     return " ".join(w if w.endswith("*") else w.rstrip(".,;:") for w in words)

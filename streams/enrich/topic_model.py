@@ -17,14 +17,15 @@ Scoring an article: the features of ``title + "\\n" + body`` (see ``features``),
 term of the model's vocabulary weighted ``(1 + log(count)) * idf``, the vector scaled to
 unit length, then ``p = 1 / (1 + exp(-(intercept + sum(weight * coefficient))))``.
 Training fits on exactly this vocabulary and this tokenisation (it calls ``features``
-from this module), so the probabilities here are the ones cross-validated there.
+from this module), so the probabilities here are the ones cross-validated there. The
+words are ``streams.tokens.letter_words``; a file whose ``features.tokenizer``
+names another tokenizer is refused rather than scored on features it was not fitted on.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,23 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import ConfigError
+from streams.tokens import LETTER_WORDS_TOKENIZER, letter_words
 
 FORMAT = "newsstream-topic-model/1"
-TOKENIZER = "letters-v1"
-
-# Words of letters, with inner hyphens, apostrophes and dots ("u.s", "trade-weighted",
-# "o'brien"); digits and punctuation separate words and are dropped.
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’.][^\W\d_]+)*")
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case words of ``text`` (tokenizer ``letters-v1``); one-letter words dropped."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text) if len(w) > 1]
+# The only tokenizer a model file may name: the one ``features`` uses.
+TOKENIZER = LETTER_WORDS_TOKENIZER
+# Still importable as ``topic_model.tokens``, the name training/README.md documents.
+tokens = letter_words
 
 
 def features(text: str, *, ngram_max: int = 2) -> list[str]:
     """The word n-grams (1..ngram_max) of ``text``, space-joined, in reading order."""
-    words = tokens(text)
+    words = letter_words(text)
     grams = list(words)
     for n in range(2, ngram_max + 1):
         grams.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
