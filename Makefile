@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA ?= ../shared/data
 STACK := deploy/local/stack.sh
 
-.PHONY: install up down status setup demo test unit integration lint typecheck eval bench clean
+.PHONY: install up down status setup demo test unit integration lint typecheck eval bench clean schemas
 
 # The venv is rebuilt when pyproject.toml changes.
 install: $(VENV)/.installed
@@ -35,6 +35,10 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# schemas/*.schema.json from the models in streams/messages/models.py (never edit by hand).
+schemas: install
+	$(PY) -m streams.messages.schema --out schemas
 
 unit: install
 	VENV=$(VENV) bash .ci/pytest.sh tests/unit

@@ -5,11 +5,16 @@ newsstream's failures from a library's::
 
     NewsstreamError
     ├── ConfigError            settings or a rules/taxonomy file is wrong; fix it and restart
-    ├── InvalidArticle         a record cannot be processed; it goes to the DLQ, never retried
+    ├── InvalidRecord          a record cannot be processed: DLQ with the reason, never retried
+    │   ├── InvalidArticle     not a valid raw or enriched article
+    │   └── RecordRejected     Kafka or Elasticsearch refused this one record (too large,
+    │                          mapping error, an id it cannot take)
     ├── EnrichmentError        enrichment of one article failed; it goes to the DLQ
-    ├── SinkError              Elasticsearch refused or could not be reached
-    │   ├── SinkBackpressure   429 / bulk queue full: wait and retry, do not commit
-    │   └── DocumentRejected   one document refused (mapping error): DLQ, commit the rest
+    ├── TransientError         Kafka or Elasticsearch cannot take it now: wait, try again,
+    │   │                      commit nothing (``retry_after``: the least wait in seconds)
+    │   ├── SinkBackpressure   Elasticsearch: 429 / 5xx / unreachable / credentials refused
+    │   └── BrokerUnavailable  Kafka: no leader, a timeout, a lost connection
+    ├── SinkError              Elasticsearch refused a request (SinkBackpressure is one too)
     ├── DeliveryError          a webhook delivery failed (retryable or not)
     └── StackError             the local Kafka/Elasticsearch stack could not be started
 
@@ -27,28 +32,40 @@ class ConfigError(NewsstreamError):
     """Configuration is invalid. The message names the setting or file to fix."""
 
 
-class InvalidArticle(NewsstreamError):
-    """A record is not a valid raw article; it is dead-lettered with this message."""
+class InvalidRecord(NewsstreamError):
+    """A record cannot be processed; it is dead-lettered with this message, never retried."""
+
+
+class InvalidArticle(InvalidRecord):
+    """A record is not a valid raw or enriched article."""
+
+
+class RecordRejected(InvalidRecord):
+    """Kafka or Elasticsearch refused this one record for a reason retrying cannot fix."""
 
 
 class EnrichmentError(NewsstreamError):
     """Enriching one article failed; the article is dead-lettered."""
 
 
-class SinkError(NewsstreamError):
-    """Elasticsearch did not accept a bulk request."""
-
-
-class SinkBackpressure(SinkError):
-    """Elasticsearch asked us to slow down (HTTP 429 or rejected bulk items)."""
+class TransientError(NewsstreamError):
+    """Kafka or Elasticsearch cannot take it now; no record is at fault. Wait and retry."""
 
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class DocumentRejected(SinkError):
-    """Elasticsearch refused one document for a reason retrying cannot fix."""
+class SinkError(NewsstreamError):
+    """Elasticsearch did not accept a bulk request."""
+
+
+class SinkBackpressure(SinkError, TransientError):
+    """Elasticsearch asked us to slow down, is unreachable, or refuses our credentials."""
+
+
+class BrokerUnavailable(TransientError):
+    """Kafka could not take a record now (no leader, a timeout, a lost connection)."""
 
 
 class DeliveryError(NewsstreamError):

@@ -1,7 +1,8 @@
 """What a target receives: the request body and headers for one alert or a digest.
 
-* ``webhook``: newsstream's JSON payload, documented by schemas/webhook_payload.schema.json
-  (``kind`` is ``alert`` for one alert, ``digest`` for a throttled window's summary).
+* ``webhook``: newsstream's JSON payload, an AlertPayload or a DigestPayload
+  (streams.messages.models; schemas/webhook_payload.schema.json is generated from them):
+  ``kind`` is ``alert`` for one alert, ``digest`` for a throttled window's summary.
 * ``slack``: an incoming-webhook message (``text`` plus Block Kit blocks).
 * ``teams``: a message with an Adaptive Card, as Teams workflow webhooks accept it.
 * ``template``: a Jinja2 template in a sandbox renders the body; it sees ``payload`` (the
@@ -12,9 +13,10 @@ Every alert carries a link to the article and to a Kibana Discover search for it
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 import jinja2
@@ -23,9 +25,19 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from streams.alerts.targets import Target
 from streams.errors import DeliveryError
-from streams.messages.models import Alert
+from streams.messages.models import (
+    Alert,
+    AlertPayload,
+    DigestPayload,
+    DigestWindow,
+    WebhookAlert,
+    WebhookArticle,
+    WebhookLinks,
+    WebhookPayload,
+    WebhookRule,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 _SLACK_MAX_ALERTS = 10
 _SLACK_SECTION_LIMIT = 2900
 
@@ -68,57 +80,68 @@ def _rison_string(value: str) -> str:
     return "'" + value.replace("!", "!!").replace("'", "!'") + "'"
 
 
-def alert_entry(alert: Alert, *, kibana_url: str) -> dict[str, Any]:
+def alert_entry(alert: Alert, *, kibana_url: str) -> WebhookAlert:
     """One alert as it appears in every JSON payload."""
-    return {
-        "alert_id": alert.alert_id,
-        "created_at": alert.created_at,
-        "article": {
-            "id": alert.article_id,
-            "title": alert.article_title,
-            "url": alert.article_url,
-            "source": alert.article_source,
-            "published_at": alert.article_published_at,
-        },
-        "evidence": list(alert.evidence),
-        "links": {
-            "article": alert.article_url,
-            "kibana": discover_url(kibana_url, alert.article_id),
-        },
-    }
+    return WebhookAlert(
+        alert_id=alert.alert_id,
+        created_at=alert.created_at,
+        article=_article(alert),
+        evidence=list(alert.evidence),
+        links=_links(alert, kibana_url=kibana_url),
+    )
 
 
-def webhook_payload(alert: Alert, *, kibana_url: str) -> dict[str, Any]:
+def webhook_payload(alert: Alert, *, kibana_url: str) -> AlertPayload:
     """The generic JSON payload for one alert."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "alert",
-        "rule": {"id": alert.rule_id, "name": alert.rule_name},
-        **alert_entry(alert, kibana_url=kibana_url),
-    }
+    return AlertPayload(
+        schema_version=SCHEMA_VERSION,
+        kind="alert",
+        rule=WebhookRule(id=alert.rule_id, name=alert.rule_name),
+        alert_id=alert.alert_id,
+        created_at=alert.created_at,
+        article=_article(alert),
+        evidence=list(alert.evidence),
+        links=_links(alert, kibana_url=kibana_url),
+    )
 
 
 def digest_payload(
     alerts: Sequence[Alert], *, kibana_url: str, window_start: str, window_end: str
-) -> dict[str, Any]:
+) -> DigestPayload:
     """The generic JSON payload summarising one rule's alerts of a throttle window."""
     if not alerts or len({alert.rule_id for alert in alerts}) != 1:
         raise ValueError("a digest needs at least one alert, all of one rule")
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "digest",
-        "rule": {"id": alerts[0].rule_id, "name": alerts[0].rule_name},
-        "window": {"start": window_start, "end": window_end},
-        "count": len(alerts),
-        "alerts": [alert_entry(alert, kibana_url=kibana_url) for alert in alerts],
-    }
+    return DigestPayload(
+        schema_version=SCHEMA_VERSION,
+        kind="digest",
+        rule=WebhookRule(id=alerts[0].rule_id, name=alerts[0].rule_name),
+        window=DigestWindow(start=window_start, end=window_end),
+        count=len(alerts),
+        alerts=[alert_entry(alert, kibana_url=kibana_url) for alert in alerts],
+    )
 
 
-def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
+def _article(alert: Alert) -> WebhookArticle:
+    return WebhookArticle(
+        id=alert.article_id,
+        title=alert.article_title,
+        url=alert.article_url,
+        source=alert.article_source,
+        published_at=alert.article_published_at,
+    )
+
+
+def _links(alert: Alert, *, kibana_url: str) -> WebhookLinks:
+    return WebhookLinks(
+        article=alert.article_url, kibana=discover_url(kibana_url, alert.article_id)
+    )
+
+
+def slack_message(payload: WebhookPayload) -> dict[str, Any]:
     """A Slack incoming-webhook message for a webhook or digest payload."""
-    rule = payload["rule"]["name"]
+    rule = payload.rule.name
     entries = _entries(payload)
-    header = rule if payload["kind"] == "alert" else f"{rule}: {len(entries)} matches"
+    header = rule if payload.kind == "alert" else f"{rule}: {len(entries)} matches"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header[:150]}}
     ]
@@ -132,8 +155,8 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
                 "elements": [
                     _slack_button(label, url)
                     for label, url in (
-                        ("Open article", entry["links"]["article"]),
-                        ("Open in Kibana", entry["links"]["kibana"]),
+                        ("Open article", entry.links.article),
+                        ("Open in Kibana", entry.links.kibana),
                     )
                     if url
                 ],
@@ -142,22 +165,18 @@ def slack_message(payload: dict[str, Any]) -> dict[str, Any]:
     if len(entries) > _SLACK_MAX_ALERTS:
         more = f"and {len(entries) - _SLACK_MAX_ALERTS} more; see Kibana"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
-    first = entries[0]["article"]["title"]
-    text = (
-        f"[newsstream] {rule}: {first}" if payload["kind"] == "alert" else f"[newsstream] {header}"
-    )
+    first = entries[0].article.title
+    text = f"[newsstream] {rule}: {first}" if payload.kind == "alert" else f"[newsstream] {header}"
     return {"text": _slack_escape(text), "blocks": blocks}
 
 
-def _slack_entry_text(entry: dict[str, Any]) -> str:
-    article = entry["article"]
-    title = _slack_escape(article["title"] or article["id"])
-    heading = f"*<{article['url']}|{title}>*" if article["url"] else f"*{title}*"
-    meta = " · ".join(
-        _slack_escape(str(v)) for v in (article["source"], article["published_at"]) if v
-    )
+def _slack_entry_text(entry: WebhookAlert | AlertPayload) -> str:
+    article = entry.article
+    title = _slack_escape(article.title or article.id)
+    heading = f"*<{article.url}|{title}>*" if article.url else f"*{title}*"
+    meta = " · ".join(_slack_escape(str(v)) for v in (article.source, article.published_at) if v)
     lines = [heading] + ([meta] if meta else [])
-    lines += [f"• {_slack_escape(item)}" for item in entry["evidence"][:8]]
+    lines += [f"• {_slack_escape(item)}" for item in entry.evidence[:8]]
     return "\n".join(lines)[:_SLACK_SECTION_LIMIT]
 
 
@@ -169,9 +188,9 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def teams_message(payload: dict[str, Any]) -> dict[str, Any]:
+def teams_message(payload: WebhookPayload) -> dict[str, Any]:
     """A Teams message with an Adaptive Card (1.4), for workflow/incoming webhooks."""
-    rule = payload["rule"]["name"]
+    rule = payload.rule.name
     entries = _entries(payload)
     body: list[dict[str, Any]] = [
         {
@@ -179,25 +198,25 @@ def teams_message(payload: dict[str, Any]) -> dict[str, Any]:
             "size": "Medium",
             "weight": "Bolder",
             "wrap": True,
-            "text": rule if payload["kind"] == "alert" else f"{rule}: {len(entries)} matches",
+            "text": rule if payload.kind == "alert" else f"{rule}: {len(entries)} matches",
         }
     ]
     for entry in entries[:_SLACK_MAX_ALERTS]:
-        article = entry["article"]
+        article = entry.article
         body.append(
             {"type": "TextBlock", "weight": "Bolder", "wrap": True, "separator": True,
-             "text": article["title"] or article["id"]}
+             "text": article.title or article.id}
         )  # fmt: skip
         facts = [
-            {"title": name, "value": str(article[key])}
-            for name, key in (("Source", "source"), ("Published", "published_at"))
-            if article[key]
+            {"title": name, "value": str(value)}
+            for name, value in (("Source", article.source), ("Published", article.published_at))
+            if value
         ]
         if facts:
             body.append({"type": "FactSet", "facts": facts})
         body.extend(
             {"type": "TextBlock", "wrap": True, "isSubtle": True, "spacing": "None", "text": item}
-            for item in entry["evidence"][:8]
+            for item in entry.evidence[:8]
         )
         body.append(
             {
@@ -205,8 +224,8 @@ def teams_message(payload: dict[str, Any]) -> dict[str, Any]:
                 "actions": [
                     {"type": "Action.OpenUrl", "title": label, "url": url}
                     for label, url in (
-                        ("Open article", entry["links"]["article"]),
-                        ("Open in Kibana", entry["links"]["kibana"]),
+                        ("Open article", entry.links.article),
+                        ("Open in Kibana", entry.links.kibana),
                     )
                     if url
                 ],
@@ -230,8 +249,8 @@ def teams_message(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _entries(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(payload["alerts"]) if payload["kind"] == "digest" else [payload]
+def _entries(payload: WebhookPayload) -> Sequence[WebhookAlert | AlertPayload]:
+    return payload.alerts if isinstance(payload, DigestPayload) else [payload]
 
 
 @lru_cache(maxsize=256)
@@ -240,13 +259,17 @@ def compile_template(text: str) -> jinja2.Template:
     return _TEMPLATES.from_string(text)
 
 
-def render_template(text: str, payload: dict[str, Any]) -> str:
-    """Render a template target for a payload; jinja2 errors propagate."""
-    entries = _entries(payload)
+def render_template(text: str, payload: WebhookPayload) -> str:
+    """Render a template target for a payload; jinja2 errors propagate.
+
+    The template sees the payload as its JSON object, not the dataclasses.
+    """
+    data = dataclasses.asdict(payload)
+    entries = data["alerts"] if payload.kind == "digest" else [data]
     return compile_template(text).render(
-        payload=payload,
-        rule=payload["rule"],
-        kind=payload["kind"],
+        payload=data,
+        rule=data["rule"],
+        kind=payload.kind,
         alerts=entries,
         alert=entries[0],
     )
@@ -274,7 +297,7 @@ def render_digest(
     return render_body(target, payload)
 
 
-def render_body(target: Target, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+def render_body(target: Target, payload: WebhookPayload) -> tuple[bytes, dict[str, str]]:
     """Shape a JSON payload for the target's type; DeliveryError if a template fails."""
     headers = {"Content-Type": "application/json", **dict(target.headers)}
     if target.type == "slack":

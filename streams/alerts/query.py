@@ -10,8 +10,10 @@ Kibana Discover (language "Lucene") over ``news-articles``. Elasticsearch runs i
 would return ``doc``, the JSON form of an EnrichedArticle. Parsing uses luqum; the
 meaning follows Lucene's classic query parser as Elasticsearch configures it.
 
-Fields, as schemas/elasticsearch/news-articles.template.json maps them (``FIELDS``;
-anything else is rejected at load)::
+Fields: ``FIELDS`` is read from the news-articles index template
+(schemas/elasticsearch/news-articles.template.json, shipped in the package), so a field
+the template maps is searchable as it maps it; anything else is rejected at load. Fields
+the template does not index (``entities.spans``) cannot be searched. Today that gives::
 
     text     title, body, topics.evidence (standard analyzer: UAX #29 words, lower-cased)
     keyword  id, url, title.raw, source, language, author, dateline, duplicate_of,
@@ -79,6 +81,7 @@ from luqum.exceptions import ParseError
 from luqum.thread import parse as luqum_parse
 
 from streams.alerts.analysis import lowercase, standard_tokens
+from streams.elastic.indices import load_template
 from streams.errors import ConfigError
 
 FieldType = Literal["text", "keyword", "float", "integer", "date"]
@@ -87,45 +90,70 @@ Occur = Literal["must", "should", "must_not"]
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """How ``news-articles`` maps a searchable field (schemas/elasticsearch/)."""
+    """How the ``news-articles`` template maps a searchable field (see ``searchable_fields``)."""
 
     type: FieldType
     path: str = ""  # where the value sits in the document, when not the field name
     ignore_above: int = 0  # keyword values longer than this are not indexed
 
 
-DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
-FIELDS: Mapping[str, FieldSpec] = {
-    "title": FieldSpec("text"),
-    "title.raw": FieldSpec("keyword", path="title", ignore_above=512),
-    "body": FieldSpec("text"),
-    "id": FieldSpec("keyword"),
-    "url": FieldSpec("keyword", ignore_above=2048),
-    "language": FieldSpec("keyword"),
-    "source": FieldSpec("keyword"),
-    "author": FieldSpec("keyword"),
-    "dateline": FieldSpec("keyword"),
-    "published_at": FieldSpec("date"),
-    "ingested_at": FieldSpec("date"),
-    "duplicate_of": FieldSpec("keyword"),
-    "content_hash": FieldSpec("keyword"),
-    "countries": FieldSpec("keyword"),
-    "keywords": FieldSpec("keyword"),
-    "entities.name": FieldSpec("keyword"),
-    "entities.label": FieldSpec("keyword"),
-    "entities.count": FieldSpec("integer"),
-    "categories.label": FieldSpec("keyword"),
-    "categories.score": FieldSpec("float"),
-    "topics.label": FieldSpec("keyword"),
-    "topics.score": FieldSpec("float"),
-    "topics.evidence": FieldSpec("text"),
-    "screening.entity": FieldSpec("keyword"),
-    "screening.list": FieldSpec("keyword"),
-    "screening.entry_id": FieldSpec("keyword"),
-    "screening.entry_name": FieldSpec("keyword"),
-    "screening.programs": FieldSpec("keyword"),
-    "screening.score": FieldSpec("float"),
+# Elasticsearch's field types, as the matcher evaluates them. Every number type it treats
+# as ``float`` rounds to 32 bits, exact for ``float`` only: prefer it in the template.
+_ES_TYPES: Mapping[str, FieldType] = {
+    "text": "text",
+    "keyword": "keyword",
+    "float": "float",
+    "double": "float",
+    "half_float": "float",
+    "scaled_float": "float",
+    "integer": "integer",
+    "long": "integer",
+    "short": "integer",
+    "byte": "integer",
+    "date": "date",
 }
+
+
+def searchable_fields(properties: Mapping[str, Any], prefix: str = "") -> dict[str, FieldSpec]:
+    """The fields of an index mapping that a rule may search, by dotted name.
+
+    Objects' properties become ``parent.child``, multi-fields ``field.sub`` (read from
+    ``field``). Left out, because the matcher could not predict Elasticsearch on them:
+    fields that are not indexed (``index: false``), types it does not evaluate (boolean,
+    geo_point, ...), text fields with an analyzer other than standard, and keyword
+    fields with a normalizer.
+    """
+    fields: dict[str, FieldSpec] = {}
+    for name, spec in properties.items():
+        full = prefix + name
+        if "properties" in spec:
+            fields.update(searchable_fields(spec["properties"], prefix=f"{full}."))
+            continue
+        if (field := _field_spec(spec)) is not None:
+            fields[full] = field
+        for sub, sub_spec in spec.get("fields", {}).items():
+            if (field := _field_spec(sub_spec, path=full)) is not None:
+                fields[f"{full}.{sub}"] = field
+    return fields
+
+
+def _field_spec(spec: Mapping[str, Any], *, path: str = "") -> FieldSpec | None:
+    kind = _ES_TYPES.get(spec.get("type", "object"))
+    if (
+        kind is None
+        or not spec.get("index", True)
+        or spec.get("analyzer", "standard") != "standard"
+        or spec.get("search_analyzer", "standard") != "standard"
+        or "normalizer" in spec
+    ):
+        return None
+    return FieldSpec(kind, path=path, ignore_above=int(spec.get("ignore_above", 0)))
+
+
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
+FIELDS: Mapping[str, FieldSpec] = searchable_fields(
+    load_template("news-articles")["template"]["mappings"]["properties"]
+)
 FIELD_TYPES: Mapping[str, FieldType] = {name: spec.type for name, spec in FIELDS.items()}
 TEXT_POSITION_GAP = 100  # position_increment_gap between the values of a multi-valued text field
 

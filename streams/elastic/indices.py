@@ -1,15 +1,17 @@
 """Index templates, the articles alias and the alerts index, created idempotently.
 
-The templates live in schemas/elasticsearch/ (shipped in the package as data). What a
-node offers varies: the integ-test distribution lacks analysis-common, so the english
-analyzer is added as a ``body.english`` sub-field only where the node has it.
+The templates live in schemas/elasticsearch/ and are read from the package data
+(``streams/schemas``), so a clone, a wheel and the container image use the same files
+whatever the working directory. What a node offers varies: the integ-test distribution
+lacks analysis-common, so the english analyzer is added as a ``body.english`` sub-field
+only where the node has it.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import orjson
@@ -17,22 +19,20 @@ from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
 from streams.errors import SinkError
+from streams.messages.schema import SCHEMA_DIR
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "schemas" / "elasticsearch"
-# An installed package (a container image) has no repository around it: the image keeps
-# schemas/ in its working directory.
-_WORKDIR_TEMPLATES = Path.cwd() / "schemas" / "elasticsearch"
+TEMPLATE_DIR: Traversable = SCHEMA_DIR / "elasticsearch"
 
 
 def load_template(name: str) -> dict[str, Any]:
-    for folder in (TEMPLATE_DIR, _WORKDIR_TEMPLATES):
-        path = folder / f"{name}.template.json"
-        if path.exists():
-            data: dict[str, Any] = orjson.loads(path.read_bytes())
-            return data
-    raise SinkError(f"index template {name!r} not found in {TEMPLATE_DIR}")
+    """The index template ``schemas/elasticsearch/<name>.template.json`` as shipped."""
+    path = TEMPLATE_DIR / f"{name}.template.json"
+    if not path.is_file():
+        raise SinkError(f"index template {name!r} not found in {TEMPLATE_DIR}")
+    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    return data
 
 
 def node_modules(es: Elasticsearch) -> set[str]:

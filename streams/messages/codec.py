@@ -1,33 +1,36 @@
-"""Bytes on the wire <-> the dataclasses in streams.messages.models. orjson everywhere.
+"""Bytes on the wire <-> the dataclasses in streams.messages.models.
 
-``parse_raw_article`` is the one gate every raw record passes: it validates the
-fields the schema requires and assigns the stable article id.
+orjson is the codec both ways; msgspec only checks the decoded object against the
+model (``msgspec.convert``). Every ``*_from_json`` function and ``parse_raw_article``
+raise InvalidRecord (InvalidArticle for articles) for any bad input, with a message
+naming the field and what was expected, so the worker can dead-letter the record.
+
+``parse_raw_article`` is the one gate every raw record passes: on top of the model's
+types it requires non-blank text or html and a title or a url, and it assigns the
+stable article id when the producer gave none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import unicodedata
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import msgspec
 import orjson
 
-from streams.errors import InvalidArticle
-from streams.messages.models import (
-    Alert,
-    EnrichedArticle,
-    Entity,
-    RawArticle,
-    ScoredLabel,
-    ScreeningHit,
-    TopicMatch,
-)
+from streams.errors import InvalidArticle, InvalidRecord
+from streams.messages.models import Alert, DeadLetter, EnrichedArticle, RawArticle
+
+T = TypeVar("T")
 
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|igshid)$", re.I)
-_STRING_FIELDS = ("url", "title", "text", "html", "source", "published_at", "language")
 _WS = re.compile(r"\s+")
+# Stands in for a missing id until the content it is derived from has been validated.
+_PENDING_ID = "pending"
 
 
 def dumps(obj: Any) -> bytes:
@@ -35,7 +38,8 @@ def dumps(obj: Any) -> bytes:
 
 
 def loads(data: bytes | str) -> Any:
-    return orjson.loads(data)
+    """Any JSON value; InvalidRecord if ``data`` is not JSON (or not UTF-8)."""
+    return _loads(data, InvalidRecord)
 
 
 def canonical_url(url: str) -> str:
@@ -71,66 +75,111 @@ def article_id(*, url: str | None, title: str, text: str | None, html: str | Non
 
 
 def parse_raw_article(data: bytes | str | dict[str, Any]) -> RawArticle:
-    """Validate one raw record; raise InvalidArticle saying what is wrong."""
-    if isinstance(data, dict):
-        record = data
-    else:
-        try:
-            record = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidArticle(f"not valid JSON: {exc}") from exc
-    if not isinstance(record, dict):
-        raise InvalidArticle(f"expected a JSON object, got {type(record).__name__}")
-    for name in _STRING_FIELDS:
-        value = record.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InvalidArticle(f"field {name!r} must be a string, got {type(value).__name__}")
-    title = (record.get("title") or "").strip()
-    text, html = record.get("text"), record.get("html")
-    if not (text and text.strip()) and not (html and html.strip()):
-        raise InvalidArticle("article has neither 'text' nor 'html'")
-    if not title and not record.get("url"):
-        raise InvalidArticle("article has neither 'title' nor 'url'")
+    """Validate one raw record; raise InvalidArticle saying what is wrong.
+
+    Fields the model does not know are ignored.
+    """
+    record = _json_object(data, InvalidArticle)
     given_id = record.get("id")
     if given_id is not None and (not isinstance(given_id, str) or not given_id.strip()):
         raise InvalidArticle("field 'id', when given, must be a non-empty string")
-    return RawArticle(
-        id=given_id or article_id(url=record.get("url"), title=title, text=text, html=html),
-        title=title,
-        url=record.get("url"),
-        text=text,
-        html=html,
-        source=record.get("source"),
-        published_at=record.get("published_at"),
-        language=record.get("language"),
+    title = record.get("title")
+    raw = _convert(
+        {**record, "id": given_id or _PENDING_ID, "title": "" if title is None else title},
+        RawArticle,
+        InvalidArticle,
     )
+    if not _has_text(raw.text) and not _has_text(raw.html):
+        raise InvalidArticle("article has neither 'text' nor 'html'")
+    title = raw.title.strip()
+    if not title and not raw.url:
+        raise InvalidArticle("article has neither 'title' nor 'url'")
+    stable_id = given_id or article_id(url=raw.url, title=title, text=raw.text, html=raw.html)
+    return dataclasses.replace(raw, id=stable_id, title=title)
 
 
 def enriched_from_json(data: bytes | dict[str, Any]) -> EnrichedArticle:
-    """Rebuild an EnrichedArticle from its JSON form (what ``articles.enriched`` carries)."""
-    record = orjson.loads(data) if isinstance(data, bytes) else data
+    """An EnrichedArticle from its JSON form (what ``articles.enriched`` carries)."""
+    return _convert(
+        _json_object(data, InvalidArticle), EnrichedArticle, InvalidArticle, "enriched record"
+    )
+
+
+def alert_from_json(data: bytes | dict[str, Any]) -> Alert:
+    """An Alert from its JSON form (what ``alerts`` carries)."""
+    return _convert(_json_object(data, InvalidRecord), Alert, InvalidRecord, "alert record")
+
+
+def dead_letter_from_json(data: bytes | dict[str, Any]) -> DeadLetter:
+    """A DeadLetter from its JSON form (what ``articles.dlq`` and ``alerts.dlq`` carry)."""
+    return _convert(
+        _json_object(data, InvalidRecord), DeadLetter, InvalidRecord, "dead letter record"
+    )
+
+
+def _has_text(value: str | None) -> bool:
+    return bool(value and value.strip())
+
+
+def _loads(data: Any, error: type[InvalidRecord]) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:  # also what orjson raises for non-UTF-8 and non-bytes
+        raise error(f"not valid JSON: {exc}") from exc
+
+
+def _json_object(data: Any, error: type[InvalidRecord]) -> dict[str, Any]:
+    record = data if isinstance(data, dict) else _loads(data, error)
     if not isinstance(record, dict):
-        raise InvalidArticle("enriched record is not a JSON object")
+        raise error(f"expected a JSON object, got {_json_type(record)}")
+    return record
+
+
+def _convert(
+    record: dict[str, Any], model: type[T], error: type[InvalidRecord], what: str = ""
+) -> T:
     try:
-        return EnrichedArticle(
-            **{
-                **record,
-                "entities": [
-                    Entity(e["name"], e["label"], [(s[0], s[1]) for s in e["spans"]], e["count"])
-                    for e in record.get("entities", [])
-                ],
-                "categories": [ScoredLabel(**c) for c in record.get("categories", [])],
-                "topics": [TopicMatch(**t) for t in record.get("topics", [])],
-                "screening": [ScreeningHit(**h) for h in record.get("screening", [])],
-            }
+        return msgspec.convert(record, type=model, strict=True)
+    except msgspec.ValidationError as exc:
+        detail = _describe(exc)
+        raise error(f"{what} does not match the schema: {detail}" if what else detail) from exc
+
+
+# msgspec says "Expected `str | null`, got `int` - at `$.text`"; an operator reading
+# the DLQ should see "field 'text' must be a string or null, got integer".
+_LOCATED = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.S)
+_EXPECTED = re.compile(r"^Expected `(?P<types>[^`]+)`(?P<detail>[^,]*)(?:, got `?(?P<got>.*?)`?)?$")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_NOUNS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+_JSON_NAMES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+
+
+def _describe(exc: msgspec.ValidationError) -> str:
+    """A msgspec validation error in words: which field, what was expected, what came."""
+    located = _LOCATED.match(str(exc))
+    message, path = (located["message"], located["path"]) if located else (str(exc), None)
+    if missing := _MISSING.match(message):
+        return f"missing required field {(f'{path}.' if path else '') + missing['name']!r}"
+    subject = f"field {path!r}" if path else "record"
+    if expected := _EXPECTED.match(message):
+        types = " or ".join(_NOUNS.get(t, f"`{t}`") for t in expected["types"].split(" | "))
+        got = (
+            f", got {_JSON_NAMES.get(expected['got'], expected['got'])}" if expected["got"] else ""
         )
-    except (TypeError, KeyError) as exc:
-        raise InvalidArticle(f"enriched record does not match the schema: {exc}") from exc
+        return f"{subject} must be {types}{expected['detail']}{got}"
+    return f"{subject}: {message}" if path else message
 
 
-def alert_from_json(data: bytes) -> Alert:
-    record = orjson.loads(data)
-    try:
-        return Alert(**record)
-    except TypeError as exc:
-        raise InvalidArticle(f"alert record does not match the schema: {exc}") from exc
+def _json_type(value: Any) -> str:
+    for kind, name in ((bool, "boolean"), (int | float, "number"), (str, "string")):
+        if isinstance(value, kind):
+            return name
+    return {list: "array", type(None): "null"}.get(type(value), type(value).__name__)

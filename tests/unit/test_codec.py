@@ -1,16 +1,32 @@
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
 import pytest
 
-from streams.errors import InvalidArticle
+from streams.errors import InvalidArticle, InvalidRecord
 from streams.messages.codec import (
+    alert_from_json,
     article_id,
     canonical_url,
+    dead_letter_from_json,
     dumps,
     enriched_from_json,
+    loads,
     parse_raw_article,
 )
-from streams.messages.models import EnrichedArticle, Entity, ScoredLabel, TopicMatch
+from streams.messages.models import (
+    Alert,
+    DeadLetter,
+    EnrichedArticle,
+    Entity,
+    ScoredLabel,
+    ScreeningHit,
+    TopicMatch,
+)
 
 
 def test_canonical_url_drops_tracking_fragment_and_case() -> None:
@@ -80,3 +96,162 @@ def test_enriched_article_round_trips_through_json() -> None:
 def test_enriched_record_missing_fields_is_invalid() -> None:
     with pytest.raises(InvalidArticle, match="schema"):
         enriched_from_json(b'{"id": "1"}')
+
+
+def enriched() -> EnrichedArticle:
+    return EnrichedArticle(
+        id="1",
+        url="https://example.com/a",
+        title="t",
+        body="Xi met Putin",
+        language="en",
+        source="wire",
+        published_at="2026-01-01T00:00:00Z",
+        ingested_at="2026-01-01T00:00:01Z",
+        entities=[Entity("Xi Jinping", "PERSON", [(0, 2)], 1)],
+        categories=[ScoredLabel("politics", 0.9)],
+        topics=[TopicMatch("diplomacy", 0.5, ["met"])],
+        keywords=["putin"],
+        countries=["CN"],
+        author="A",
+        dateline="BEIJING",
+        duplicate_of="0",
+        content_hash="ab",
+        screening=[ScreeningHit("Xi Jinping", "ofac", "7", "XI", ["CN-EO"], 0.9)],
+    )
+
+
+ALERT = Alert(
+    alert_id="a1",
+    rule_id="r",
+    rule_name="Rule",
+    article_id="1",
+    article_title="t",
+    article_url=None,
+    evidence=["x"],
+    created_at="2026-01-01T00:00:02Z",
+    targets=["default"],
+    article_source="wire",
+)
+LETTER = DeadLetter(
+    reason="bad",
+    error_type="InvalidArticle",
+    stage="parse",
+    source_topic="articles.raw",
+    source_partition=1,
+    source_offset=2,
+    original="e30=",
+    failed_at="2026-01-01T00:00:03Z",
+    original_truncated=True,
+    original_size=3,
+)
+
+
+def test_every_message_round_trips_through_json_bytes_and_dicts() -> None:
+    for message, decode in (
+        (enriched(), enriched_from_json),
+        (ALERT, alert_from_json),
+        (LETTER, dead_letter_from_json),
+    ):
+        assert decode(dumps(message)) == message
+        assert decode(orjson.loads(dumps(message))) == message
+
+
+Decoder = Callable[[Any], Any]
+DECODERS: list[Decoder] = [
+    parse_raw_article,
+    enriched_from_json,
+    alert_from_json,
+    dead_letter_from_json,
+]
+
+
+@pytest.mark.parametrize("decode", DECODERS)
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"garbage", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"\xff\xfe{}", "not valid JSON"),
+        (b'{"title": "\xe9t\xe9"}', "not valid JSON"),  # Latin-1, not UTF-8
+        (b"[1, 2]", "expected a JSON object, got array"),
+        (b"null", "expected a JSON object, got null"),
+        (b'"text"', "expected a JSON object, got string"),
+        (b"3.5", "expected a JSON object, got number"),
+        (b"{}", None),
+        (b'{"id": {}, "title": [], "text": 1, "alert_id": 2, "reason": 3}', None),
+        (None, "not valid JSON"),
+    ],
+)
+def test_bad_input_is_always_an_invalid_record(
+    decode: Decoder, data: Any, reason: str | None
+) -> None:
+    with pytest.raises(InvalidRecord, match=reason):
+        decode(data)
+
+
+def test_articles_are_invalid_articles_and_other_records_invalid_records() -> None:
+    with pytest.raises(InvalidArticle):
+        enriched_from_json(b"{}")
+    for decode in (alert_from_json, dead_letter_from_json):
+        with pytest.raises(InvalidRecord) as caught:
+            decode(b"{}")
+        assert not isinstance(caught.value, InvalidArticle)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"topics": [{"label": "x", "score": "high"}]},
+         "field 'topics[0].score' must be a number, got string"),
+        ({"entities": [{"name": "n", "label": "L", "count": 1}]},
+         "missing required field 'entities[0].spans'"),
+        ({"entities": [{"name": "n", "label": "L", "spans": [[0, 1, 2]], "count": 1}]},
+         "field 'entities[0].spans[0]' must be an array of length 2, got 3"),
+        ({"entities": [{"name": "n", "label": "L", "spans": [[0, 1]], "count": 0}]},
+         "field 'entities[0].count' must be an integer >= 1"),
+        ({"countries": ["cn"]}, "field 'countries[0]' must be a string matching"),
+        ({"url": 5}, "field 'url' must be a string or null, got integer"),
+        ({"keywords": "putin"}, "field 'keywords' must be an array, got string"),
+        ({"screening": [{"entity": "x"}]}, "missing required field 'screening[0].list'"),
+    ],
+)  # fmt: skip
+def test_an_enriched_record_error_names_the_field_and_what_was_expected(
+    change: dict[str, Any], reason: str
+) -> None:
+    record = {**orjson.loads(dumps(enriched())), **change}
+    with pytest.raises(InvalidArticle, match=re.escape(f"does not match the schema: {reason}")):
+        enriched_from_json(record)
+
+
+def test_alert_and_dead_letter_errors_name_the_field() -> None:
+    with pytest.raises(InvalidRecord, match="missing required field 'targets'"):
+        alert_from_json({k: v for k, v in orjson.loads(dumps(ALERT)).items() if k != "targets"})
+    with pytest.raises(InvalidRecord, match="'source_offset' must be an integer, got string"):
+        dead_letter_from_json({**orjson.loads(dumps(LETTER)), "source_offset": "2"})
+    with pytest.raises(InvalidRecord, match="'original_truncated' must be a boolean, got integer"):
+        dead_letter_from_json({**orjson.loads(dumps(LETTER)), "original_truncated": 1})
+
+
+def test_raw_article_ignores_unknown_fields_and_strips_the_title() -> None:
+    raw = parse_raw_article({"title": "  T  ", "text": "b", "tags": ["x"], "id": "i"})
+    assert (raw.id, raw.title, raw.text) == ("i", "T", "b")
+
+
+def test_raw_article_title_may_be_null_or_missing_when_a_url_is_given() -> None:
+    for title in ({"title": None}, {}):
+        raw = parse_raw_article({**title, "url": "https://example.com/a", "html": "<p>x</p>"})
+        assert raw.title == ""
+        assert raw.id == article_id(url="https://example.com/a", title="", text=None, html="x")
+
+
+@pytest.mark.parametrize("title", [0, False, [], {}])
+def test_a_falsy_title_of_another_type_is_not_taken_for_a_missing_one(title: Any) -> None:
+    with pytest.raises(InvalidArticle, match="field 'title' must be a string"):
+        parse_raw_article({"title": title, "url": "https://example.com/a", "text": "b"})
+
+
+def test_loads_wraps_decode_errors() -> None:
+    assert loads(b'{"a": 1}') == {"a": 1}
+    with pytest.raises(InvalidRecord, match="not valid JSON"):
+        loads(b"{")
