@@ -1,7 +1,8 @@
 """HTTP delivery of one alert payload, with retries that respect the receiver.
 
-Retry on 5xx, 429 (honouring Retry-After), timeouts and connection errors, with
-exponential backoff and full jitter; never on other 4xx, which a resend cannot fix.
+Retry on 5xx, 429 (honouring Retry-After), timeouts and connection errors, with the
+project's one retry policy (exponential backoff, here with full jitter and a budget);
+never on other 4xx, which a resend cannot fix.
 The httpx client is passed in, so tests use a real receiver on loopback and ops can
 tune pools and proxies in one place.
 """
@@ -15,28 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from streams.errors import ConfigError, DeliveryError
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < self.base_delay:
-            raise ConfigError(
-                "retry policy needs max_attempts >= 1 and 0 <= base_delay <= max_delay"
-            )
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full-jitter delay before attempt ``attempt + 1`` (attempt counts from 1)."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return rng.uniform(0, ceiling)
-
-
-QUICK = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
+from streams.errors import DeliveryError
+from streams.retry import RetryPolicy, retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,24 +76,27 @@ async def deliver(
     headers_for_attempt: Callable[[int], Mapping[str, str]] | None = None,
 ) -> DeliveryResult:
     """POST ``body`` until it is accepted or the retry budget is spent."""
-    rng = rng or random.Random()
-    last_error: str | None = None
-    status: int | None = None
-    for attempt in range(1, policy.max_attempts + 1):
+    attempts = 0
+
+    async def attempt() -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
         attempt_headers = dict(headers)
         if headers_for_attempt is not None:
             # Signatures carry a timestamp: sign each attempt afresh.
-            attempt_headers.update(headers_for_attempt(attempt))
-        try:
-            response = await post_once(client, url, body, attempt_headers)
-            return DeliveryResult(True, attempt, response.status_code, None)
-        except DeliveryError as exc:
-            last_error = str(exc)
-            status = exc.status_code
-            if not exc.retryable or attempt == policy.max_attempts:
-                return DeliveryResult(False, attempt, status, last_error)
-            delay = policy.backoff(attempt, rng)
-            if exc.retry_after is not None:
-                delay = min(max(delay, exc.retry_after), policy.max_delay)
-            await sleep(delay)
-    return DeliveryResult(False, policy.max_attempts, status, last_error)
+            attempt_headers.update(headers_for_attempt(attempts))
+        return await post_once(client, url, body, attempt_headers)
+
+    try:
+        response = await retry(
+            attempt, policy=policy, wait_hint=_wait_hint, what=f"POST {url}", sleep=sleep, rng=rng
+        )
+    except DeliveryError as exc:
+        return DeliveryResult(False, attempts, exc.status_code, str(exc))
+    return DeliveryResult(True, attempts, response.status_code, None)
+
+
+def _wait_hint(exc: Exception) -> float | None:
+    if isinstance(exc, DeliveryError) and exc.retryable:
+        return exc.retry_after or 0.0
+    return None

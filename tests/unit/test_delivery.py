@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from streams.alerts.delivery import RetryPolicy, deliver
+from streams.alerts.delivery import deliver
 from streams.devtools.receiver import WebhookReceiver
-from streams.errors import ConfigError
+from streams.retry import RetryPolicy
 
-FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
+FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=True)
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_connection_refused_is_retried_then_failed() -> None:
         port = s.getsockname()[1]  # closed again: nothing listens there
     result = post(
         f"http://127.0.0.1:{port}/hook",
-        RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01),
+        RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01, jitter=True),
     )
     assert not result.delivered and result.attempts == 2  # type: ignore[attr-defined]
     assert "could not connect" in (result.last_error or "")  # type: ignore[attr-defined]
@@ -105,16 +105,3 @@ def test_429_honours_retry_after() -> None:
     result = asyncio.run(run())
     assert result.delivered and result.attempts == 2  # type: ignore[attr-defined]
     assert slept == [0.04]
-
-
-def test_backoff_grows_and_is_capped() -> None:
-    policy = RetryPolicy(max_attempts=10, base_delay=1.0, max_delay=8.0)
-    rng = random.Random(7)
-    ceilings = [min(8.0, 2 ** (n - 1)) for n in range(1, 8)]
-    for attempt, ceiling in enumerate(ceilings, start=1):
-        assert 0 <= policy.backoff(attempt, rng) <= ceiling
-
-
-def test_policy_validation() -> None:
-    with pytest.raises(ConfigError):
-        RetryPolicy(max_attempts=0)
