@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -128,7 +129,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     for line in setup_everything(settings):
         log.info("%s", line)
-    app = create_app(settings)
+    app = create_app(settings, environ=os.environ)
     loglevel = (args.loglevel or settings.log_level).lower()
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()  # runs until SIGTERM/SIGINT, then exits the process
@@ -136,9 +137,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.enrich import Enricher, InMemoryDuplicateIndex
+    from streams.enrich import Enricher, InMemoryDuplicateIndex, mark_duplicates
 
-    enricher = Enricher.from_settings(settings, duplicates=InMemoryDuplicateIndex())
+    enricher = Enricher.from_settings(settings)
+    duplicates = InMemoryDuplicateIndex()
     out = sys.stdout.buffer
     failures = 0
     for batch in batched(numbered_lines(args.files), max(1, args.batch_size)):
@@ -149,8 +151,11 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
             except InvalidArticle as exc:
                 failures += 1
                 report_error(number, exc)
-        results = enricher.enrich_batch(
-            [raw for _, raw in parsed], ingested_at=utc_now(), clean=not args.no_clean
+        results = mark_duplicates(
+            enricher.enrich_batch(
+                [raw for _, raw in parsed], ingested_at=utc_now(), clean=not args.no_clean
+            ),
+            duplicates,
         )
         for (number, _), result in zip(parsed, results, strict=True):
             if isinstance(result, EnrichmentError):
@@ -186,7 +191,7 @@ def batched(items: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tupl
 def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts.explain import explain_file
 
-    print(explain_file(args.rules_file, args.article, settings))
+    print(explain_file(args.rules_file, args.article, settings, environ=os.environ))
     return 0
 
 

@@ -9,12 +9,10 @@ rule set and reloads it when the file changes; a broken edit is logged and ignor
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -23,7 +21,8 @@ from pathlib import Path
 import httpx
 from elasticsearch import AsyncElasticsearch
 
-from streams.alerts.delivery import DeliveryResult, RetryPolicy, deliver
+from streams.alerts.delivery import DeliveryResult, deliver
+from streams.alerts.matching import ArticleContext
 from streams.alerts.payloads import render_digest, render_payload
 from streams.alerts.rules import RuleSet, Target, load_rules
 from streams.alerts.signing import sign_headers
@@ -37,8 +36,9 @@ from streams.alerts.throttle import (
 )
 from streams.clock import utc_now
 from streams.elastic.alert_store import AlertStatus, Claim, claim, mark
-from streams.errors import ConfigError, DeliveryError, SinkBackpressure
+from streams.errors import ConfigError, DeliveryError
 from streams.messages.models import Alert, EnrichedArticle
+from streams.retry import INFRASTRUCTURE, RetryPolicy, retry, transient_wait
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,12 @@ def alert_id(rule_id: str, story_id: str) -> str:
     return hashlib.sha256(f"{rule_id}\x00{story_id}".encode()).hexdigest()[:32]
 
 
-def alerts_for(rules: RuleSet, article: EnrichedArticle, *, now: str) -> list[Alert]:
+def alerts_for(
+    rules: RuleSet, article: EnrichedArticle | ArticleContext, *, now: str
+) -> list[Alert]:
     """One alert per matching rule; syndicated copies of a story share the first copy's id."""
+    context = article if isinstance(article, ArticleContext) else ArticleContext(article)
+    article = context.article
     story_id = article.duplicate_of or article.id
     return [
         Alert(
@@ -65,7 +69,7 @@ def alerts_for(rules: RuleSet, article: EnrichedArticle, *, now: str) -> list[Al
             article_source=article.source,
             article_published_at=article.published_at,
         )
-        for match in rules.match(article)
+        for match in rules.match(context)
     ]
 
 
@@ -74,20 +78,22 @@ class RulesHolder:
     path: Path
     default_webhook_url: str
     default_webhook_secret: str
+    # Where the rules file's ${VAR} references are read from (the CLI passes os.environ).
+    environ: Mapping[str, str]
     current: RuleSet
     mtime: tuple[int, int] = (0, 0)
 
     @classmethod
-    def load(cls, settings: Settings) -> RulesHolder:
+    def load(cls, settings: Settings, *, environ: Mapping[str, str]) -> RulesHolder:
         path = Path(settings.rules_path)
         secret = str(settings.webhook_secret)
         rules = load_rules(
             path,
-            environ=os.environ,
+            environ=environ,
             default_webhook_url=settings.webhook_url,
             default_webhook_secret=secret,
         )
-        return cls(path, settings.webhook_url, secret, rules, _mtime(path))
+        return cls(path, settings.webhook_url, secret, environ, rules, _mtime(path))
 
     def reload_if_changed(self) -> bool:
         mtime = _mtime(self.path)
@@ -97,7 +103,7 @@ class RulesHolder:
         try:
             self.current = load_rules(
                 self.path,
-                environ=os.environ,
+                environ=self.environ,
                 default_webhook_url=self.default_webhook_url,
                 default_webhook_secret=self.default_webhook_secret,
             )
@@ -137,7 +143,7 @@ class AlertDispatcher:
     digests: dict[str, list[Alert]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.policy = RetryPolicy(max_attempts=self.settings.webhook_max_attempts)
+        self.policy = RetryPolicy(max_attempts=self.settings.webhook_max_attempts, jitter=True)
 
     async def dispatch(self, alert: Alert) -> DeliveryError | None:
         """Deliver once; return the error when the retry budget ran out (for alerts.dlq)."""
@@ -251,26 +257,22 @@ class AlertDispatcher:
     async def _record_outcome(
         self, alert_id: str, status: AlertStatus, attempts: int, last_error: str | None
     ) -> None:
-        """Mark the record, waiting out Elasticsearch: the webhook call is not repeated."""
-        delay = 0.5
-        while True:
-            try:
-                await mark(
-                    self.es,
-                    self.settings.alerts_index,
-                    alert_id,
-                    status=status,
-                    attempts=attempts,
-                    last_error=last_error,
-                    now=utc_now(),
-                )
-                return
-            except SinkBackpressure as exc:
-                log.warning(
-                    "alert %s not recorded yet, retrying in %.1fs: %s", alert_id, delay, exc
-                )
-                await asyncio.sleep(max(delay, exc.retry_after))
-                delay = min(delay * 2, 30.0)
+        """Mark the record, waiting out Elasticsearch here rather than in the stage: a
+        retried stage would find the alert ``delivering`` and not send it again."""
+        await retry(
+            lambda: mark(
+                self.es,
+                self.settings.alerts_index,
+                alert_id,
+                status=status,
+                attempts=attempts,
+                last_error=last_error,
+                now=utc_now(),
+            ),
+            policy=INFRASTRUCTURE,
+            wait_hint=transient_wait,
+            what=f"recording alert {alert_id} as {status.value}",
+        )
 
     async def deliver_to(
         self,

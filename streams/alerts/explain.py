@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,17 @@ def as_enriched(record: dict[str, Any], settings: Settings) -> EnrichedArticle:
     """An enriched article as it is, a raw one enriched first (same code as the worker)."""
     if "entities" in record and "body" in record:
         return enriched_from_json(record)
-    from streams.enrich import Enricher, InMemoryDuplicateIndex
+    from streams.enrich import Enricher
 
-    enricher = Enricher.from_settings(settings, duplicates=InMemoryDuplicateIndex())
-    return enricher.enrich(parse_raw_article(record), ingested_at=utc_now())
+    return Enricher.from_settings(settings).enrich(parse_raw_article(record), ingested_at=utc_now())
 
 
-def explain_file(rules_file: Path, article_file: Path, settings: Settings) -> str:
+def explain_file(
+    rules_file: Path, article_file: Path, settings: Settings, *, environ: Mapping[str, str]
+) -> str:
     rules = load_rules(
         rules_file,
-        environ=os.environ,
+        environ=environ,
         default_webhook_url=settings.webhook_url,
         default_webhook_secret=str(settings.webhook_secret),
     )

@@ -103,10 +103,12 @@ Condition = (
 class ArticleContext:
     """One article with the views rules need, each computed at most once."""
 
-    def __init__(self, article: EnrichedArticle) -> None:
+    def __init__(self, article: EnrichedArticle, doc: Mapping[str, Any] | None = None) -> None:
+        """``doc``: the article's JSON form when the caller has it (the worker decoded it
+        from the record), so query-string rules need not encode the article again."""
         self.article = article
         self.algorithm = snowball_language(article.language)
-        self._doc: DocView | None = None
+        self._doc: DocView | None = None if doc is None else DocView(doc)
         self._stems: dict[str, list[tuple[str, str]]] | None = None
 
     @property

@@ -96,9 +96,9 @@ class RuleSet:
     source: str = "<memory>"
     fingerprint: str = ""
 
-    def match(self, article: EnrichedArticle) -> list[RuleMatch]:
+    def match(self, article: EnrichedArticle | ArticleContext) -> list[RuleMatch]:
         """The enabled rules ``article`` fires, in file order."""
-        context = ArticleContext(article)
+        context = article if isinstance(article, ArticleContext) else ArticleContext(article)
         matches = []
         for rule in self.rules:
             if rule.enabled:

@@ -8,7 +8,7 @@ from elasticsearch import ApiError, AsyncElasticsearch, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
-from streams.errors import SinkBackpressure, SinkError
+from streams.errors import RecordRejected, SinkBackpressure
 from streams.settings import Settings
 
 
@@ -38,12 +38,30 @@ def make_async_client(settings: Settings) -> AsyncElasticsearch:
 
 # Answers that mean "not now" rather than "never": wait and retry, dead-letter nothing.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# Credentials refused: no record is at fault, and an operator can fix it without losing any.
+_AUTH_STATUS = frozenset({401, 403})
 
 
-def as_sink_error(exc: Exception, what: str) -> SinkError:
-    """Classify an Elasticsearch client error: backpressure (retry) or a real refusal."""
+def status_of(exc: Exception) -> int | None:
+    return exc.meta.status if isinstance(exc, ApiError) else None
+
+
+def as_sink_error(exc: Exception, what: str) -> SinkBackpressure | RecordRejected:
+    """Classify an Elasticsearch client error about one record.
+
+    Unreachable, busy or refusing our credentials: SinkBackpressure (wait, retry, commit
+    nothing). Anything else is Elasticsearch refusing this record (an id or a document it
+    cannot take): RecordRejected, which dead-letters the record and spares its batch.
+    """
+    status = status_of(exc)
     if isinstance(exc, EsConnectionError | EsConnectionTimeout):
         return SinkBackpressure(f"{what}: Elasticsearch unreachable: {exc}", retry_after=2.0)
-    if isinstance(exc, ApiError) and exc.meta.status in RETRYABLE_STATUS:
-        return SinkBackpressure(f"{what}: Elasticsearch answered {exc.meta.status}: {exc}")
-    return SinkError(f"{what}: {exc}")
+    if status in RETRYABLE_STATUS:
+        return SinkBackpressure(f"{what}: Elasticsearch answered {status}: {exc}")
+    if status in _AUTH_STATUS:
+        return SinkBackpressure(
+            f"{what}: Elasticsearch refused our credentials ({status}); check "
+            "NEWSSTREAM_ES_API_KEY or NEWSSTREAM_ES_USERNAME / NEWSSTREAM_ES_PASSWORD",
+            retry_after=10.0,
+        )
+    return RecordRejected(f"{what}: Elasticsearch refused it: {exc}")

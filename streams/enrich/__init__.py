@@ -4,6 +4,14 @@
 """
 
 from streams.enrich.dedup import DuplicateIndex, Fingerprint, InMemoryDuplicateIndex, fingerprint
-from streams.enrich.pipeline import Enricher
+from streams.enrich.pipeline import Enriched, Enricher, mark_duplicates
 
-__all__ = ["DuplicateIndex", "Enricher", "Fingerprint", "InMemoryDuplicateIndex", "fingerprint"]
+__all__ = [
+    "DuplicateIndex",
+    "Enriched",
+    "Enricher",
+    "Fingerprint",
+    "InMemoryDuplicateIndex",
+    "fingerprint",
+    "mark_duplicates",
+]

@@ -1,7 +1,10 @@
 """The enricher: one raw article in, one enriched article (or an EnrichmentError) out.
 
-All enrichment runs behind ``Enricher.enrich`` / ``Enricher.enrich_batch``; the Faust
-agent and the offline CLI only call these. Models and lists load once, in ``__init__``.
+All enrichment runs behind ``Enricher.enrich`` / ``Enricher.enrich_batch``; the worker's
+enrich stage and the offline CLI only call these. Models and lists load once, in
+``__init__``. Enrichment does no I/O: the duplicate look-up needs a store shared by every
+worker, so ``enrich_batch`` hands back each article's fingerprint and the caller asks its
+store (``mark_duplicates`` for an in-process one, the worker's stage for Elasticsearch).
 
 Steps for each article:
 1. body: trafilatura for ``html``, scraped-text cleaning for ``text`` (``clean=False``:
@@ -10,13 +13,13 @@ Steps for each article:
 3. entities with canonical names, spans and counts; country codes of places;
 4. IPTC categories, watch topics with evidence, keywords;
 5. sanctions screening of persons and organisations (when lists are configured);
-6. content hash and duplicate lookup (``duplicate_of`` = first id seen).
+6. content hash and fingerprint (the caller sets ``duplicate_of`` = first id seen).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from spacy.language import Language
@@ -24,7 +27,7 @@ from spacy.tokens import Doc
 
 from streams.enrich.categories import DEFAULT_LEXICON, CategoryModel, categorize, load_categories
 from streams.enrich.clean import CleanText, clean_html, clean_text
-from streams.enrich.dedup import DuplicateIndex, fingerprint
+from streams.enrich.dedup import DuplicateIndex, Fingerprint, fingerprint
 from streams.enrich.entities import extract_entities
 from streams.enrich.keywords import extract_keywords
 from streams.enrich.language import detect_language
@@ -46,6 +49,29 @@ _STEP_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, Uni
 
 
 @dataclass(frozen=True, slots=True)
+class Enriched:
+    """One enriched article and the fingerprint its duplicate look-up needs."""
+
+    article: EnrichedArticle
+    fingerprint: Fingerprint
+
+    def duplicate_of(self, original_id: str | None) -> EnrichedArticle:
+        return replace(self.article, duplicate_of=original_id) if original_id else self.article
+
+
+def mark_duplicates(
+    results: Sequence[Enriched | EnrichmentError], duplicates: DuplicateIndex
+) -> list[EnrichedArticle | EnrichmentError]:
+    """Ask an in-process duplicate index about each article, in order."""
+    return [
+        r
+        if isinstance(r, EnrichmentError)
+        else r.duplicate_of(duplicates.first_seen(r.article.id, r.fingerprint))
+        for r in results
+    ]
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     raw: RawArticle
     cleaned: CleanText
@@ -64,7 +90,6 @@ class Enricher:
         *,
         spacy_model: str,
         taxonomy_path: Path,
-        duplicates: DuplicateIndex | None = None,
         category_lexicon: Path = DEFAULT_LEXICON,
         screener: Screener | None = None,
         nlp: Language | None = None,
@@ -73,18 +98,14 @@ class Enricher:
         self._nlp = nlp if nlp is not None else load_pipeline(spacy_model)
         self._taxonomy: Taxonomy = load_taxonomy(taxonomy_path)
         self._categories: CategoryModel = load_categories(category_lexicon)
-        self._duplicates = duplicates
         self._screener = screener
         self._batch_size = batch_size
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, *, duplicates: DuplicateIndex | None = None
-    ) -> Enricher:
+    def from_settings(cls, settings: Settings) -> Enricher:
         return cls(
             spacy_model=settings.spacy_model,
             taxonomy_path=settings.taxonomy_path,
-            duplicates=duplicates,
             screener=load_screener(
                 ofac_paths=_paths(settings.sanctions_ofac_paths),
                 un_paths=_paths(settings.sanctions_un_paths),
@@ -93,19 +114,22 @@ class Enricher:
         )
 
     def enrich(self, raw: RawArticle, *, ingested_at: str, clean: bool = True) -> EnrichedArticle:
-        """Enrich one article; raise EnrichmentError if it cannot be enriched."""
+        """Enrich one article; raise EnrichmentError if it cannot be enriched.
+
+        No duplicate look-up: ``duplicate_of`` stays None.
+        """
         result = self.enrich_batch([raw], ingested_at=ingested_at, clean=clean)[0]
         if isinstance(result, EnrichmentError):
             raise result
-        return result
+        return result.article
 
     def enrich_batch(
         self, raws: Sequence[RawArticle], *, ingested_at: str, clean: bool = True
-    ) -> list[EnrichedArticle | EnrichmentError]:
+    ) -> list[Enriched | EnrichmentError]:
         """One result per input, in order; a failing article yields its EnrichmentError."""
         prepared = [self._prepare(raw, clean=clean) for raw in raws]
         docs = self._run_ner([p for p in prepared if isinstance(p, _Prepared) and p.wants_ner])
-        results: list[EnrichedArticle | EnrichmentError] = []
+        results: list[Enriched | EnrichmentError] = []
         for item in prepared:
             if isinstance(item, EnrichmentError):
                 results.append(item)
@@ -133,17 +157,14 @@ class Enricher:
         docs = self._nlp.pipe(texts, batch_size=self._batch_size)
         return {id(item): doc for item, doc in zip(items, docs, strict=True)}
 
-    def _finish(self, item: _Prepared, doc: Doc | None, *, ingested_at: str) -> EnrichedArticle:
+    def _finish(self, item: _Prepared, doc: Doc | None, *, ingested_at: str) -> Enriched:
         raw, body = item.raw, item.cleaned.body
         title = raw.title or item.cleaned.title or ""
         mentions = [(e.start_char, e.end_char, e.label_) for e in doc.ents] if doc else []
         entities, countries = extract_entities(body, mentions)
         title_tokens, body_tokens = tokenize(title), tokenize(body)
         fp = fingerprint(body)
-        duplicate_of = (
-            self._duplicates.first_seen(raw.id, fp) if self._duplicates is not None else None
-        )
-        return EnrichedArticle(
+        article = EnrichedArticle(
             id=raw.id,
             url=raw.url,
             title=title,
@@ -159,10 +180,10 @@ class Enricher:
             countries=countries,
             author=item.cleaned.author,
             dateline=item.cleaned.dateline,
-            duplicate_of=duplicate_of,
             content_hash=fp.content_hash,
             screening=self._screener.screen(entities) if self._screener is not None else [],
         )
+        return Enriched(article, fp)
 
 
 def _clean(raw: RawArticle, *, clean: bool) -> CleanText:

@@ -2,18 +2,40 @@
 
 A record that cannot be processed is wrapped in a DeadLetter carrying the original
 bytes (base64) and its topic/partition/offset, so it can be inspected and replayed.
-``DlqLimit`` stops the worker when most recent records fail: a broken deployment
-should page someone instead of quietly draining a topic into the DLQ.
+``DeadLetters`` publishes them, waiting out Kafka trouble: a record is acked only once
+its letter is on the broker. ``DlqLimit`` stops the worker when most recent records
+fail: a broken deployment should page someone instead of quietly draining a topic
+into the DLQ.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import traceback
 from collections import deque
 from dataclasses import dataclass, field
 
+from streams.clock import utc_now
 from streams.errors import NewsstreamError
+from streams.messages import codec
 from streams.messages.models import DeadLetter
+from streams.retry import INFRASTRUCTURE, RetryPolicy, retry, transient_wait
+from streams.worker.produce import Output, Producer, as_broker_error
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a record was read: what a dead letter must carry to find and replay it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
 
 # Kafka refuses records over 1 MB by default; base64 adds a third. Larger originals are
 # cut (and flagged) so the dead letter itself can always be written.
@@ -33,7 +55,7 @@ def dead_letter(
     original = original or b""
     truncated = len(original) > MAX_ORIGINAL_BYTES
     return DeadLetter(
-        reason=str(error) or type(error).__name__,
+        reason=reason_of(error),
         error_type=type(error).__name__,
         stage=stage,
         source_topic=topic,
@@ -44,6 +66,58 @@ def dead_letter(
         original_truncated=truncated,
         original_size=len(original),
     )
+
+
+# A traceback is kept whole up to here; beyond, its end (where it was raised) is kept.
+MAX_REASON_CHARS = 8_000
+
+
+def reason_of(error: BaseException) -> str:
+    """The operator's line for a letter; an unexpected error carries its traceback."""
+    if isinstance(error, NewsstreamError):
+        return str(error) or type(error).__name__
+    trace = "".join(traceback.format_exception(error))[-MAX_REASON_CHARS:]
+    return f"unexpected {type(error).__name__} (a bug: please report it): {error}\n{trace}"
+
+
+@dataclass
+class DeadLetters:
+    """Publishes dead letters; returns only once the broker has the letter."""
+
+    producer: Producer
+    policy: RetryPolicy = INFRASTRUCTURE
+
+    async def send(self, topic: str, origin: Origin, error: BaseException, *, stage: str) -> None:
+        letter = dead_letter(
+            error=error,
+            stage=stage,
+            topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            original=origin.value,
+            failed_at=utc_now(),
+        )
+        log.warning(
+            "dead-lettered %s[%d]@%d at %s: %s",
+            origin.topic,
+            origin.partition,
+            origin.offset,
+            stage,
+            letter.reason.splitlines()[0],
+        )
+        output = Output(topic, origin.key, codec.dumps(letter))
+        await retry(
+            lambda: self._publish(output),
+            policy=self.policy,
+            wait_hint=transient_wait,
+            what=f"dead letter to {topic}",
+        )
+
+    async def _publish(self, output: Output) -> None:
+        try:
+            await (await self.producer.send(output.topic, key=output.key, value=output.value))
+        except Exception as exc:  # Kafka's errors, classified at the edge
+            raise as_broker_error(exc, output) from exc
 
 
 class DlqLimitExceeded(NewsstreamError):

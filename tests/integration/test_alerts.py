@@ -115,7 +115,11 @@ def dispatch_all(
         es = make_async_client(settings)
         async with httpx.AsyncClient(timeout=2) as http:
             dispatcher = AlertDispatcher(
-                es=es, http=http, settings=settings, rules=RulesHolder.load(settings), clock=clock
+                es=es,
+                http=http,
+                settings=settings,
+                rules=RulesHolder.load(settings, environ={}),
+                clock=clock,
             )
             dispatcher.policy = dispatcher.policy.__class__(
                 max_attempts=settings.webhook_max_attempts, base_delay=0.01, max_delay=0.05

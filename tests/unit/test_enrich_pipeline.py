@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from spacy.language import Language
 
-from streams.enrich import Enricher, InMemoryDuplicateIndex
+from streams.enrich import Enriched, Enricher, InMemoryDuplicateIndex, fingerprint, mark_duplicates
 from streams.enrich.ner import load_pipeline
 from streams.enrich.screening import load_screener
 from streams.errors import EnrichmentError
@@ -121,9 +121,10 @@ def test_batch_returns_one_result_per_input_in_order(enricher: Enricher) -> None
         RawArticle(id="short", title="Brief", text="Markets rose in Tokyo on Monday."),
     ]
     results = enricher.enrich_batch(raws, ingested_at=NOW)
-    assert isinstance(results[0], EnrichedArticle) and results[0].id == "ok"
+    assert isinstance(results[0], Enriched) and results[0].article.id == "ok"
     assert isinstance(results[1], EnrichmentError) and "empty" in str(results[1])
-    assert isinstance(results[2], EnrichedArticle) and results[2].id == "short"
+    assert isinstance(results[2], Enriched) and results[2].article.id == "short"
+    assert results[0].fingerprint == fingerprint(results[0].article.body)
 
 
 def test_enrich_raises_enrichment_error_for_a_bad_article(enricher: Enricher) -> None:
@@ -147,14 +148,24 @@ def test_from_settings_builds_a_working_enricher() -> None:
     assert article.screening == []  # no sanctions lists configured: screening off
 
 
-def test_duplicates_point_at_the_first_id_seen(nlp: Language) -> None:
-    enricher = make_enricher(nlp, duplicates=InMemoryDuplicateIndex())
-    first = enricher.enrich(RawArticle(id="first", title="", text=SEED), ingested_at=NOW)
-    copy = SEED.replace("Latest", "Read more") + "\n\nThis story was first published elsewhere."
-    results = enricher.enrich_batch(
-        [RawArticle(id="copy", title="", text=copy), RawArticle(id="first", title="", text=SEED)],
-        ingested_at=NOW,
+def test_duplicates_point_at_the_first_id_seen(enricher: Enricher) -> None:
+    duplicates = InMemoryDuplicateIndex()
+    [first] = mark_duplicates(
+        enricher.enrich_batch([RawArticle(id="first", title="", text=SEED)], ingested_at=NOW),
+        duplicates,
     )
+    copy = SEED.replace("Latest", "Read more") + "\n\nThis story was first published elsewhere."
+    results = mark_duplicates(
+        enricher.enrich_batch(
+            [
+                RawArticle(id="copy", title="", text=copy),
+                RawArticle(id="first", title="", text=SEED),
+            ],
+            ingested_at=NOW,
+        ),
+        duplicates,
+    )
+    assert isinstance(first, EnrichedArticle)
     assert first.duplicate_of is None
     assert [r.duplicate_of for r in results if isinstance(r, EnrichedArticle)] == ["first", None]
 

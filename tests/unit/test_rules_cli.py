@@ -60,7 +60,7 @@ def test_a_running_worker_reloads_changed_rules_and_keeps_the_last_good_ones(
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(GOOD)
-    holder = RulesHolder.load(Settings(rules_path=rules))
+    holder = RulesHolder.load(Settings(rules_path=rules), environ={})
     assert [r.id for r in holder.current.rules] == ["sanctions"]
 
     rules.write_text(GOOD.replace("id: sanctions", "id: renamed"))

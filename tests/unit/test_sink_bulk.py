@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import orjson
+
 from streams.elastic.bulk import classify_items, index_operations
 
 
 def test_operations_carry_the_article_id_as_document_id() -> None:
     ops = index_operations("news", [("a1", {"id": "a1"}), ("b2", {"id": "b2"})])
-    assert ops == [
+    assert [orjson.loads(line) for line in ops] == [
         {"index": {"_index": "news", "_id": "a1"}},
         {"id": "a1"},
         {"index": {"_index": "news", "_id": "b2"}},

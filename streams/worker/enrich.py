@@ -1,0 +1,69 @@
+"""Stage enrich: ``articles.raw`` → ``articles.enriched``.
+
+Enrichment (CPU-bound, no I/O) runs in a thread so heartbeats and the other stages keep
+running; the duplicate look-up against the shared fingerprint store follows, here, one
+article after another so copies within one batch find each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from streams.clock import utc_now
+from streams.enrich import Enriched, Fingerprint
+from streams.errors import EnrichmentError, NewsstreamError
+from streams.messages import codec
+from streams.messages.models import EnrichedArticle, RawArticle
+from streams.worker.produce import Output, Producer, publish
+
+
+class BatchEnricher(Protocol):
+    def enrich_batch(
+        self, raws: Sequence[RawArticle], *, ingested_at: str
+    ) -> Sequence[Enriched | EnrichmentError]: ...
+
+
+class FingerprintLookup(Protocol):
+    async def first_seen(self, article_id: str, fp: Fingerprint) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class EnrichStage:
+    enricher: BatchEnricher
+    fingerprints: FingerprintLookup
+    producer: Producer
+    output_topic: str
+    executor: Executor
+    name: str = "enrich"
+    decode_stage: str = "parse"
+
+    def decode(self, value: bytes) -> RawArticle:
+        return codec.parse_raw_article(value)
+
+    async def handle(self, values: Sequence[RawArticle]) -> list[Exception | None]:
+        enrich = partial(self.enricher.enrich_batch, values, ingested_at=utc_now())
+        results = await asyncio.get_running_loop().run_in_executor(self.executor, enrich)
+        articles = [await self._deduplicated(result) for result in results]
+        sent = await publish(self.producer, [self._outputs(a) for a in articles])
+        return [a if isinstance(a, Exception) else s for a, s in zip(articles, sent, strict=True)]
+
+    async def _deduplicated(
+        self, result: Enriched | EnrichmentError
+    ) -> EnrichedArticle | NewsstreamError:
+        if isinstance(result, EnrichmentError):
+            return result
+        try:
+            original = await self.fingerprints.first_seen(result.article.id, result.fingerprint)
+        except NewsstreamError as exc:  # busy store (retry) or an id it refuses (DLQ)
+            return exc
+        return result.duplicate_of(original)
+
+    def _outputs(self, article: EnrichedArticle | Exception) -> list[Output]:
+        if isinstance(article, Exception):
+            return []
+        return [Output(self.output_topic, article.id.encode(), codec.dumps(article))]

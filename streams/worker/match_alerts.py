@@ -1,0 +1,38 @@
+"""Stage match-alerts: ``articles.enriched`` → ``alerts``, one record per rule that fires."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from streams.alerts.dispatcher import RulesHolder, alerts_for
+from streams.alerts.matching import ArticleContext
+from streams.clock import utc_now
+from streams.messages import codec
+from streams.worker.produce import Output, Producer, publish
+
+
+@dataclass(frozen=True)
+class MatchAlertsStage:
+    rules: RulesHolder
+    producer: Producer
+    output_topic: str
+    name: str = "match-alerts"
+    decode_stage: str = "match-alerts"
+
+    def decode(self, value: bytes) -> ArticleContext:
+        # The record's JSON is the document Elasticsearch indexes: query-string rules
+        # read it as it is instead of encoding the article again.
+        record = codec.loads(value)
+        return ArticleContext(codec.enriched_from_json(record), doc=record)
+
+    async def handle(self, values: Sequence[ArticleContext]) -> list[Exception | None]:
+        now, rules = utc_now(), self.rules.current
+        outputs = [
+            [
+                Output(self.output_topic, alert.alert_id.encode(), codec.dumps(alert))
+                for alert in alerts_for(rules, article, now=now)
+            ]
+            for article in values
+        ]
+        return await publish(self.producer, outputs)

@@ -1,0 +1,124 @@
+"""The one loop every stage runs in: decode, handle, classify, retry, dead-letter.
+
+    batch of records ─decode─▶ values ─stage.handle─▶ one outcome per value
+      undecodable ───────────────────────────────────▶ dead letter (stage, reason)
+                                       None ─────────▶ done
+                                       TransientError ▶ wait (one policy), handle again
+                                       anything else ─▶ dead letter (a bug: traceback)
+
+``Runner.run`` returns only when every record of the batch is done or dead-lettered, so
+the caller acks the batch after it (ack after success; Faust commits acked offsets).
+A stage that raises for a whole batch is handled again one record at a time: one
+record's failure never fails or stalls its batch mates. Every outcome counts toward
+the DLQ limit, which stops the worker when most records fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from streams.errors import NewsstreamError
+from streams.retry import INFRASTRUCTURE, RetryPolicy, transient_wait
+from streams.worker.dlq import DeadLetters, DlqLimit, Origin
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Stage(Protocol[T]):
+    """One step of the pipeline: a decoder of its input and a batch handler.
+
+    ``handle`` returns one outcome per value, in order: None when the value is done,
+    else the exception that stopped it (a TransientError to be tried again). It may also
+    raise for the whole batch; the runner then tries each value alone.
+    """
+
+    @property
+    def name(self) -> str:
+        """The stage in dead letters and logs."""
+
+    @property
+    def decode_stage(self) -> str:
+        """The stage named in dead letters of undecodable records."""
+
+    def decode(self, value: bytes) -> T: ...
+
+    async def handle(self, values: Sequence[T]) -> Sequence[Exception | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Record(Generic[T]):
+    origin: Origin
+    value: T
+
+
+@dataclass
+class Runner(Generic[T]):
+    stage: Stage[T]
+    dead_letters: DeadLetters
+    dead_letter_topic: str
+    limit: DlqLimit
+    policy: RetryPolicy = INFRASTRUCTURE
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    async def run(self, batch: Sequence[Origin]) -> None:
+        """Handle ``batch``; return when each record is done or dead-lettered.
+
+        Raises DlqLimitExceeded when too many of the recent records failed.
+        """
+        pending = [record for origin in batch if (record := await self._decode(origin))]
+        attempt = 0
+        while pending:
+            outcomes = await self._handle(pending)
+            retry: list[_Record[T]] = []
+            wait = 0.0
+            for record, outcome in zip(pending, outcomes, strict=True):
+                hint = None if outcome is None else transient_wait(outcome)
+                if outcome is None:
+                    self.limit.record(failed=False)
+                elif hint is not None:
+                    retry.append(record)
+                    wait = max(wait, hint)
+                else:
+                    await self._dead_letter(record.origin, outcome, self.stage.name)
+            if retry:
+                attempt += 1
+                delay = self.policy.delay(attempt, at_least=wait)
+                log.warning(
+                    "%s: %d records wait %.1fs: %s",
+                    self.stage.name,
+                    len(retry),
+                    delay,
+                    next(o for o in outcomes if o is not None and transient_wait(o) is not None),
+                )
+                await self.sleep(delay)
+            pending = retry
+
+    async def _decode(self, origin: Origin) -> _Record[T] | None:
+        try:
+            return _Record(origin, self.stage.decode(origin.value or b""))
+        except Exception as exc:  # noqa: BLE001 - garbage bytes (or a decoder bug): DLQ
+            await self._dead_letter(origin, exc, self.stage.decode_stage)
+            return None
+
+    async def _handle(self, records: Sequence[_Record[T]]) -> list[Exception | None]:
+        try:
+            outcomes = list(await self.stage.handle([r.value for r in records]))
+            if len(outcomes) != len(records):
+                raise RuntimeError(f"stage {self.stage.name} gave a wrong number of outcomes")
+        except Exception as exc:  # classified below: never escapes the agent
+            if transient_wait(exc) is not None or len(records) == 1:
+                return [exc] * len(records)
+            log.exception("%s failed for a batch; trying its records one by one", self.stage.name)
+            return [(await self._handle([record]))[0] for record in records]
+        return outcomes
+
+    async def _dead_letter(self, origin: Origin, error: BaseException, stage: str) -> None:
+        if not isinstance(error, NewsstreamError):
+            log.error("%s: unexpected error", stage, exc_info=error)
+        await self.dead_letters.send(self.dead_letter_topic, origin, error, stage=stage)
+        self.limit.record(failed=True)

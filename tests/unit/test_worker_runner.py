@@ -1,0 +1,121 @@
+"""The runner every stage uses: decode, handle, classify, retry, dead-letter, count."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+
+from streams.errors import InvalidRecord, RecordRejected, SinkBackpressure
+from streams.worker.dlq import DlqLimit, DlqLimitExceeded
+
+from .worker_fakes import FakeProducer, Harness
+
+
+@dataclass
+class Doubler:
+    """A stage that doubles integers; its knobs make values fail in each way there is."""
+
+    busy_times: dict[int, int] = field(default_factory=dict)  # value -> transient failures
+    rejected: set[int] = field(default_factory=set)
+    bug_on: int | None = None  # raises for any batch holding this value
+    done: list[int] = field(default_factory=list)
+    calls: list[list[int]] = field(default_factory=list)
+    name: str = "double"
+    decode_stage: str = "decode"
+
+    def decode(self, value: bytes) -> int:
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise InvalidRecord(f"not an integer: {value!r}") from exc
+
+    async def handle(self, values: Sequence[int]) -> list[Exception | None]:
+        self.calls.append(list(values))
+        if self.bug_on in values:
+            raise ZeroDivisionError("a bug in the stage")
+        return [self._one(v) for v in values]
+
+    def _one(self, value: int) -> Exception | None:
+        if self.busy_times.get(value, 0) > 0:
+            self.busy_times[value] -= 1
+            return SinkBackpressure("busy", retry_after=0.0)
+        if value in self.rejected:
+            return RecordRejected(f"{value} refused")
+        self.done.append(value * 2)
+        return None
+
+
+def test_garbage_is_dead_lettered_and_the_next_record_goes_through() -> None:
+    stage = Doubler()
+    harness = Harness(stage)
+    harness.run(b"\xff\xfe not a number", b"21")
+    assert stage.done == [42]
+    [letter] = harness.letters()
+    assert letter["stage"] == "decode" and "not an integer" in letter["reason"]
+    assert base64.b64decode(letter["original"]) == b"\xff\xfe not a number"
+    assert (letter["source_topic"], letter["source_offset"]) == ("in", 0)
+
+
+def test_transient_failures_wait_with_backoff_and_retry_only_what_failed() -> None:
+    stage = Doubler(busy_times={2: 3})
+    harness = Harness(stage)
+    harness.run(b"1", b"2", b"3")
+    assert sorted(stage.done) == [2, 4, 6]
+    assert stage.calls == [[1, 2, 3], [2], [2], [2]]
+    assert harness.slept == [0.5, 1.0, 2.0]
+    assert harness.letters() == []
+
+
+def test_a_rejected_record_is_dead_lettered_and_spares_its_batch_mates() -> None:
+    stage = Doubler(rejected={2})
+    harness = Harness(stage)
+    harness.run(b"1", b"2", b"3")
+    assert stage.done == [2, 6]
+    [letter] = harness.letters()
+    assert letter["stage"] == "double" and letter["reason"] == "2 refused"
+    assert letter["error_type"] == "RecordRejected" and letter["source_offset"] == 1
+    assert harness.slept == []
+
+
+def test_a_bug_on_one_record_is_found_and_dead_lettered_with_its_traceback() -> None:
+    stage = Doubler(bug_on=2)
+    harness = Harness(stage)
+    harness.run(b"1", b"2", b"3")
+    assert sorted(stage.done) == [2, 6]
+    assert stage.calls == [[1, 2, 3], [1], [2], [3]]
+    [letter] = harness.letters()
+    assert letter["error_type"] == "ZeroDivisionError"
+    assert "a bug in the stage" in letter["reason"] and "Traceback" in letter["reason"]
+
+
+def test_a_dead_letter_waits_out_kafka_until_the_broker_has_it() -> None:
+    attempts = {"n": 0}
+
+    def fail(topic: str, value: bytes) -> Exception | None:
+        if topic == "dlq" and attempts["n"] < 2:
+            attempts["n"] += 1
+            return KafkaConnectionError("broker away")
+        return None
+
+    stage = Doubler()
+    harness = Harness(stage, producer=FakeProducer(fail=fail))
+    harness.run(b"garbage", b"5")
+    assert len(harness.letters()) == 1 and attempts["n"] == 2
+    assert stage.done == [10]
+
+
+def test_the_dlq_limit_stops_the_worker_when_most_records_fail() -> None:
+    harness = Harness(Doubler(), limit=DlqLimit(max_ratio=0.5, window=4))
+    with pytest.raises(DlqLimitExceeded, match="stopping"):
+        harness.run(b"1", b"x", b"y", b"z")
+
+
+def test_successes_count_toward_the_dlq_window() -> None:
+    limit = DlqLimit(max_ratio=0.5, window=4)
+    harness = Harness(Doubler(), limit=limit)
+    harness.run(b"1", b"2", b"3", b"x")  # 1 of 4 failed: under the limit
+    assert len(harness.letters()) == 1
