@@ -70,33 +70,36 @@ class Runner(Generic[T]):
 
         Raises DlqLimitExceeded when too many of the recent records failed.
         """
-        pending = [record for origin in batch if (record := await self._decode(origin))]
+        decoded = [await self._decode(origin) for origin in batch]
+        pending = [record for record in decoded if record is not None]
         attempt = 0
         while pending:
-            outcomes = await self._handle(pending)
-            retry: list[_Record[T]] = []
-            wait = 0.0
-            for record, outcome in zip(pending, outcomes, strict=True):
-                hint = None if outcome is None else transient_wait(outcome)
-                if outcome is None:
-                    self.limit.record(failed=False)
-                elif hint is not None:
-                    retry.append(record)
-                    wait = max(wait, hint)
-                else:
-                    await self._dead_letter(record.origin, outcome, self.stage.name)
-            if retry:
+            pending, wait, reason = await self._settle(pending, await self._handle(pending))
+            if pending:
                 attempt += 1
                 delay = self.policy.delay(attempt, at_least=wait)
                 log.warning(
-                    "%s: %d records wait %.1fs: %s",
-                    self.stage.name,
-                    len(retry),
-                    delay,
-                    next(o for o in outcomes if o is not None and transient_wait(o) is not None),
+                    "%s: %d records wait %.1fs: %s", self.stage.name, len(pending), delay, reason
                 )
                 await self.sleep(delay)
-            pending = retry
+
+    async def _settle(
+        self, records: Sequence[_Record[T]], outcomes: Sequence[Exception | None]
+    ) -> tuple[list[_Record[T]], float, Exception | None]:
+        """Count the done, dead-letter the failed; return the transient ones to try again,
+        the longest wait they asked for and one of their errors (for the log)."""
+        again: list[_Record[T]] = []
+        wait, reason = 0.0, None
+        for record, outcome in zip(records, outcomes, strict=True):
+            hint = None if outcome is None else transient_wait(outcome)
+            if outcome is None:
+                self.limit.record(failed=False)
+            elif hint is not None:
+                again.append(record)
+                wait, reason = max(wait, hint), outcome
+            else:
+                await self._dead_letter(record.origin, outcome, self.stage.name)
+        return again, wait, reason
 
     async def _decode(self, origin: Origin) -> _Record[T] | None:
         try:
