@@ -20,8 +20,8 @@ from typing import Any
 
 from eval_common import run_alone
 
-from streams.enrich.categories import CategoryModel, categorize, load_categories
-from streams.enrich.terms import tokenize
+from streams.enrich import CategoryModel, categorize, load_categories
+from streams.tokens import tokenize
 
 BBC_TO_IPTC = {
     "business": "economy, business and finance",

@@ -17,7 +17,7 @@ from typing import Any
 
 from eval_common import run_alone
 
-from streams.enrich.dedup import InMemoryDuplicateIndex, fingerprint
+from streams.enrich import InMemoryDuplicateIndex, fingerprint
 
 
 def _copy(text: str, rng: random.Random) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import trafilatura
 from eval_common import bag_f1, run_alone
 
-from streams.enrich.clean import clean_html
+from streams.enrich import clean_html
 from streams.errors import EnrichmentError
 from streams.tokens import alnum_runs
 

@@ -247,7 +247,7 @@ def load_backend(backend: str) -> Any:
         return nlp
     if backend.startswith("ner:"):
         sys.path.insert(0, str(REPO))
-        from streams.enrich.ner import load_pipeline
+        from streams.enrich import load_pipeline
 
         return load_pipeline(backend.split(":", 1)[1])
     raise SystemExit(f"unknown backend {backend!r}")

@@ -16,8 +16,8 @@ from typing import Any
 
 from eval_common import run_alone
 
-from streams.enrich.screening import Screener, load_screener
-from streams.messages.models import Entity
+from streams.enrich import Screener, load_screener
+from streams.messages import Entity
 
 
 def _positives(un_xml: Path) -> list[tuple[str, str]]:

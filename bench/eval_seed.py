@@ -9,7 +9,7 @@ from typing import Any
 from eval_common import REPO
 
 from streams.enrich import Enricher
-from streams.messages.models import RawArticle
+from streams.messages import RawArticle
 from streams.settings import Settings
 
 SEED = REPO / "tests" / "fixtures" / "seed_article.txt"

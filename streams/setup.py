@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from kafka import KafkaAdminClient
 
-from streams.elastic.client import make_client
-from streams.elastic.indices import ensure_indices
-from streams.kafka.topics import ensure_topics
+from streams.elastic import ensure_indices, make_client
+from streams.kafka import ensure_topics
 from streams.settings import Settings
 
 

@@ -43,8 +43,9 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from eval_common import DEFAULT_DATA, held_out  # noqa: E402
 
+from streams.enrich import lexicon_scores, parse_taxonomy  # noqa: E402
 from streams.enrich.topic_model import FORMAT, TOKENIZER, features, parse_model  # noqa: E402
-from streams.enrich.topics import combine, lexicon_scores, model_text, parse_taxonomy  # noqa: E402
+from streams.enrich.topics import combine, model_text  # noqa: E402
 from streams.tokens import tokenize  # noqa: E402
 
 LABEL = "trade"

@@ -24,7 +24,6 @@ from functools import lru_cache
 import snowballstemmer
 
 # Re-exported: the query-string matcher and keyword rules import them here.
-from streams.tokens import MAX_TOKEN_LENGTH as MAX_TOKEN_LENGTH
 from streams.tokens import lowercase as lowercase
 from streams.tokens import standard_tokens as standard_tokens
 

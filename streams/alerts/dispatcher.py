@@ -24,8 +24,9 @@ from elasticsearch import AsyncElasticsearch
 from streams.alerts.delivery import DeliveryResult, deliver
 from streams.alerts.matching import ArticleContext
 from streams.alerts.payloads import render_digest, render_payload
-from streams.alerts.rules import RuleSet, Target, load_rules
+from streams.alerts.rules import RuleSet, load_rules
 from streams.alerts.signing import sign_headers
+from streams.alerts.targets import Target
 from streams.alerts.throttle import (
     NO_THROTTLE,
     ThrottleAction,
@@ -35,9 +36,9 @@ from streams.alerts.throttle import (
     flush_digest,
 )
 from streams.clock import utc_now
-from streams.elastic.alert_store import AlertStatus, Claim, claim, mark
+from streams.elastic import AlertStatus, Claim, claim, mark
 from streams.errors import ConfigError, DeliveryError
-from streams.messages.models import Alert, EnrichedArticle
+from streams.messages import Alert, EnrichedArticle
 from streams.retry import INFRASTRUCTURE, RetryPolicy, retry, transient_wait
 from streams.settings import Settings
 

@@ -11,8 +11,7 @@ import orjson
 from streams.alerts.rules import format_explanations, load_rules
 from streams.clock import utc_now
 from streams.errors import InvalidArticle
-from streams.messages.codec import enriched_from_json, parse_raw_article
-from streams.messages.models import EnrichedArticle
+from streams.messages import EnrichedArticle, enriched_from_json, parse_raw_article
 from streams.settings import Settings
 
 

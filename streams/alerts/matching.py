@@ -27,7 +27,7 @@ import orjson
 from streams.alerts.analysis import snowball_language, standard_tokens, stem
 from streams.alerts.query import DocView, Outcome, QueryNode, evaluate, parse_query_string
 from streams.errors import ConfigError
-from streams.messages.models import EnrichedArticle
+from streams.messages import EnrichedArticle
 
 
 @dataclass(frozen=True, slots=True)

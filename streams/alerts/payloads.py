@@ -25,7 +25,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from streams.alerts.targets import Target
 from streams.errors import DeliveryError
-from streams.messages.models import (
+from streams.messages import (
     Alert,
     AlertPayload,
     DigestPayload,

@@ -81,7 +81,7 @@ from luqum.exceptions import ParseError
 from luqum.thread import parse as luqum_parse
 
 from streams.alerts.analysis import lowercase, standard_tokens
-from streams.elastic.indices import load_template
+from streams.elastic import load_template
 from streams.errors import ConfigError
 
 FieldType = Literal["text", "keyword", "float", "integer", "date"]

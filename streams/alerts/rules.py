@@ -38,14 +38,13 @@ from streams.alerts.query import Outcome
 from streams.alerts.targets import DEFAULT_TARGET, Target, default_target, parse_target
 from streams.alerts.throttle import NO_THROTTLE, ThrottlePolicy, parse_throttle
 from streams.errors import ConfigError
-from streams.messages.models import Alert, EnrichedArticle
+from streams.messages import Alert, EnrichedArticle
 
 __all__ = [
     "Rule",
     "RuleExplanation",
     "RuleMatch",
     "RuleSet",
-    "Target",
     "format_explanations",
     "load_rules",
     "parse_rules",

@@ -21,8 +21,8 @@ from kafka import KafkaConsumer
 
 from streams.clock import utc_now
 from streams.devtools import localrun
-from streams.elastic.client import make_client
-from streams.producers.jsonl import to_record
+from streams.elastic import make_client
+from streams.producers import to_record
 from streams.settings import Settings
 from streams.setup import setup_everything
 

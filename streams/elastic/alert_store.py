@@ -17,7 +17,7 @@ from typing import Any
 from elasticsearch import ApiError, AsyncElasticsearch, ConflictError, TransportError
 
 from streams.elastic.client import as_sink_error
-from streams.messages.models import Alert
+from streams.messages import Alert
 
 
 class AlertStatus(StrEnum):

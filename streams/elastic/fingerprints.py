@@ -31,7 +31,7 @@ from elasticsearch import (
 from streams.elastic.client import as_sink_error
 
 if TYPE_CHECKING:  # the enrich package loads spaCy: not for `newsstream setup`
-    from streams.enrich.dedup import Fingerprint
+    from streams.enrich import Fingerprint
 
 
 class FingerprintStore:

@@ -16,7 +16,7 @@ import yaml
 
 from streams.enrich.terms import Hit, Lexicon, Tokens
 from streams.errors import ConfigError
-from streams.messages.models import ScoredLabel
+from streams.messages import ScoredLabel
 from streams.settings import PACKAGE_DATA
 
 IPTC_TOP_LEVEL = (

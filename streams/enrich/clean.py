@@ -68,7 +68,6 @@ _PROFESSION = re.compile(
 )
 _NAME = r"(?:[A-Z][\w'’.-]+)(?:\s+[A-Z][\w'’.-]+){1,3}"
 _BIO_START = re.compile(rf"^(?P<name>{_NAME})\s+(?:is|was|has|writes|covers|joined)\b")
-_NAME_LINE = re.compile(rf"^{_NAME}$")
 _CLOSING = tuple(".!?:;\"”’')]…")
 _WH_WORDS = frozenset({"why", "how", "what", "who", "when", "where", "which", "will", "can"})
 _SMALL_WORDS = frozenset(

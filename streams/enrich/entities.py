@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from streams.enrich.places import country_code
-from streams.messages.models import Entity
+from streams.messages import Entity
 
 Mention = tuple[int, int, str]
 

@@ -36,7 +36,7 @@ from streams.enrich.screening import Screener, load_screener
 from streams.enrich.terms import tokenize
 from streams.enrich.topics import Taxonomy, load_taxonomy, match_topics
 from streams.errors import EnrichmentError
-from streams.messages.models import EnrichedArticle, Entity, RawArticle
+from streams.messages import EnrichedArticle, Entity, RawArticle
 from streams.settings import Settings
 
 # Languages the NER model reads. A model for more languages extends this.

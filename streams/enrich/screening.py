@@ -32,7 +32,7 @@ from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import token_sort_ratio
 
 from streams.errors import ConfigError
-from streams.messages.models import Entity, ScreeningHit
+from streams.messages import Entity, ScreeningHit
 from streams.tokens import name_tokens
 
 Kind = Literal["person", "org"]

@@ -28,7 +28,7 @@ import yaml
 from streams.enrich.terms import Hit, Lexicon, Tokens, sentence_at
 from streams.enrich.topic_model import TopicModel, load_model
 from streams.errors import ConfigError
-from streams.messages.models import TopicMatch
+from streams.messages import TopicMatch
 
 _MAX_TERMS_IN_EVIDENCE = 6
 _MAX_SENTENCES_IN_EVIDENCE = 2

@@ -22,7 +22,7 @@ from kafka.errors import KafkaError
 from tqdm import tqdm
 
 from streams.errors import InvalidArticle, StackError
-from streams.messages.codec import dumps, parse_raw_article
+from streams.messages import dumps, parse_raw_article
 
 log = logging.getLogger(__name__)
 

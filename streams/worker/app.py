@@ -31,10 +31,8 @@ import faust
 import httpx
 from elasticsearch import AsyncElasticsearch
 
-from streams.alerts.dispatcher import AlertDispatcher, RulesHolder
-from streams.elastic.bulk import bulk_index
-from streams.elastic.client import make_async_client
-from streams.elastic.fingerprints import FingerprintStore
+from streams.alerts import AlertDispatcher, RulesHolder
+from streams.elastic import FingerprintStore, bulk_index, make_async_client
 from streams.enrich import Enricher
 from streams.settings import Settings
 from streams.worker.agents import FaustProducer, add_agent
@@ -160,5 +158,5 @@ def add_timers(app: faust.App, settings: Settings, edges: Edges) -> None:
                 alerts_topic=settings.topic_alerts,
                 dlq_topic=settings.topic_alerts_dlq,
             )
-        except Exception:  # a timer that raises stops firing: log, try again next tick
+        except Exception:  # a timer that raises crashes the worker: log, try again next tick
             log.exception("digests not sent yet; trying again in %.0f s", TIMER_SECONDS)

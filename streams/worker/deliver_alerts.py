@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from streams.errors import DeliveryError, NewsstreamError
-from streams.messages import codec
-from streams.messages.models import Alert
+from streams.messages import Alert, alert_from_json, dumps
 from streams.worker.dlq import DeadLetters, Origin
 
 
@@ -30,7 +29,7 @@ class DeliverAlertsStage:
     decode_stage: str = "deliver-alerts"
 
     def decode(self, value: bytes) -> Alert:
-        return codec.alert_from_json(value)
+        return alert_from_json(value)
 
     async def handle(self, values: Sequence[Alert]) -> list[Exception | None]:
         return [await self._deliver(alert) for alert in values]
@@ -48,5 +47,5 @@ async def send_due_digests(
     """Send the digests whose window closed; dead-letter those that could not be sent."""
     for failure, alerts in await dispatcher.flush_due_digests():
         # A digest gathers alerts from many offsets: the letter carries them all.
-        origin = Origin(alerts_topic, -1, -1, None, codec.dumps(alerts))
+        origin = Origin(alerts_topic, -1, -1, None, dumps(alerts))
         await dead_letters.send(dlq_topic, origin, failure, stage="deliver-alerts")

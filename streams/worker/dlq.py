@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 from streams.clock import utc_now
 from streams.errors import NewsstreamError
-from streams.messages import codec
-from streams.messages.models import DeadLetter
+from streams.messages import DeadLetter, dumps
 from streams.retry import INFRASTRUCTURE, RetryPolicy, retry, transient_wait
 from streams.worker.produce import Output, Producer, as_broker_error
 
@@ -105,7 +104,7 @@ class DeadLetters:
             stage,
             letter.reason.splitlines()[0],
         )
-        output = Output(topic, origin.key, codec.dumps(letter))
+        output = Output(topic, origin.key, dumps(letter))
         await retry(
             lambda: self._publish(output),
             policy=self.policy,

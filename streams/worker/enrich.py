@@ -17,8 +17,7 @@ from typing import Protocol
 from streams.clock import utc_now
 from streams.enrich import Enriched, Fingerprint
 from streams.errors import EnrichmentError, NewsstreamError
-from streams.messages import codec
-from streams.messages.models import EnrichedArticle, RawArticle
+from streams.messages import EnrichedArticle, RawArticle, dumps, parse_raw_article
 from streams.worker.produce import Output, Producer, publish
 
 
@@ -43,7 +42,7 @@ class EnrichStage:
     decode_stage: str = "parse"
 
     def decode(self, value: bytes) -> RawArticle:
-        return codec.parse_raw_article(value)
+        return parse_raw_article(value)
 
     async def handle(self, values: Sequence[RawArticle]) -> list[Exception | None]:
         enrich = partial(self.enricher.enrich_batch, values, ingested_at=utc_now())
@@ -66,4 +65,4 @@ class EnrichStage:
     def _outputs(self, article: EnrichedArticle | Exception) -> list[Output]:
         if isinstance(article, Exception):
             return []
-        return [Output(self.output_topic, article.id.encode(), codec.dumps(article))]
+        return [Output(self.output_topic, article.id.encode(), dumps(article))]

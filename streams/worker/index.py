@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streams.elastic.bulk import BulkOutcome
+from streams.elastic import BulkOutcome
 from streams.errors import RecordRejected, SinkBackpressure
-from streams.messages import codec
-from streams.messages.models import EnrichedArticle
+from streams.messages import EnrichedArticle, enriched_from_json
 
 Bulk = Callable[[Sequence[tuple[str, Any]]], Awaitable[BulkOutcome]]
 
@@ -26,7 +25,7 @@ class IndexStage:
     decode_stage: str = "index"
 
     def decode(self, value: bytes) -> EnrichedArticle:
-        return codec.enriched_from_json(value)
+        return enriched_from_json(value)
 
     async def handle(self, values: Sequence[EnrichedArticle]) -> list[Exception | None]:
         latest = {article.id: article for article in values}

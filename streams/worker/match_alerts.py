@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streams.alerts.dispatcher import RulesHolder, alerts_for
-from streams.alerts.matching import ArticleContext
+from streams.alerts import ArticleContext, RulesHolder, alerts_for
 from streams.clock import utc_now
-from streams.messages import codec
+from streams.messages import dumps, enriched_from_json, loads
 from streams.worker.produce import Output, Producer, publish
 
 
@@ -23,14 +22,14 @@ class MatchAlertsStage:
     def decode(self, value: bytes) -> ArticleContext:
         # The record's JSON is the document Elasticsearch indexes: query-string rules
         # read it as it is instead of encoding the article again.
-        record = codec.loads(value)
-        return ArticleContext(codec.enriched_from_json(record), doc=record)
+        record = loads(value)
+        return ArticleContext(enriched_from_json(record), doc=record)
 
     async def handle(self, values: Sequence[ArticleContext]) -> list[Exception | None]:
         now, rules = utc_now(), self.rules.current
         outputs = [
             [
-                Output(self.output_topic, alert.alert_id.encode(), codec.dumps(alert))
+                Output(self.output_topic, alert.alert_id.encode(), dumps(alert))
                 for alert in alerts_for(rules, article, now=now)
             ]
             for article in values

@@ -21,11 +21,10 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
-from streams.devtools import localrun
-from streams.devtools.receiver import WebhookReceiver
-from streams.elastic.client import make_client
+from streams.devtools import WebhookReceiver, localrun
+from streams.elastic import make_client
 from streams.errors import StackError
-from streams.producers.jsonl import to_record
+from streams.producers import to_record
 from streams.settings import Secret, Settings
 from streams.setup import remove_everything, setup_everything
 

@@ -16,14 +16,18 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from streams.alerts.dispatcher import AlertDispatcher, RulesHolder, alert_id
-from streams.alerts.query import elasticsearch_query, matches_query_string
-from streams.alerts.signing import verify
-from streams.devtools import localrun
-from streams.devtools.receiver import WebhookReceiver
-from streams.elastic.client import make_async_client, make_client
+from streams.alerts import (
+    AlertDispatcher,
+    RulesHolder,
+    alert_id,
+    elasticsearch_query,
+    matches_query_string,
+    verify,
+)
+from streams.devtools import WebhookReceiver, localrun
+from streams.elastic import make_async_client, make_client
 from streams.errors import DeliveryError
-from streams.messages.models import Alert
+from streams.messages import Alert
 from streams.settings import Secret, Settings
 from streams.setup import remove_everything
 

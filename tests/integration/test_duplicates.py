@@ -12,9 +12,8 @@ from typing import TypeVar
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from streams.elastic.client import make_async_client
-from streams.elastic.fingerprints import FingerprintStore
-from streams.enrich.dedup import fingerprint
+from streams.elastic import FingerprintStore, make_async_client
+from streams.enrich import fingerprint
 from streams.errors import RecordRejected, SinkBackpressure
 from streams.settings import Settings
 from streams.setup import remove_everything

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from streams.devtools.receiver import WebhookReceiver
+from streams.devtools import WebhookReceiver
 from streams.settings import Settings
 
 from .conftest import ARTICLE_IDS, SAMPLES, SEED_ID, consume_all, get_docs, sample_lines, wait_until

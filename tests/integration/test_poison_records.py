@@ -16,9 +16,8 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
-from streams.devtools import localrun
-from streams.devtools.receiver import WebhookReceiver
-from streams.elastic.client import make_client
+from streams.devtools import WebhookReceiver, localrun
+from streams.elastic import make_client
 from streams.settings import Settings
 from streams.setup import remove_everything
 

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from streams.alerts.payloads import discover_url, render_digest, render_payload
-from streams.alerts.targets import Target
+from streams.alerts import Target, render_digest, render_payload
+from streams.alerts.payloads import discover_url
 from streams.errors import DeliveryError
-from streams.messages.models import Alert
+from streams.messages import Alert
 
 ROOT = Path(__file__).resolve().parents[2]
 KIBANA = "http://127.0.0.1:5601"

@@ -14,15 +14,10 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.alerts.query import (
-    FIELDS,
-    elasticsearch_query,
-    explain_query_string,
-    matches_query_string,
-    parse_query_string,
-)
+from streams.alerts import FIELDS, elasticsearch_query, matches_query_string
+from streams.alerts.query import explain_query_string, parse_query_string
 from streams.errors import ConfigError
-from streams.messages.models import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
+from streams.messages import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from streams.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_headers, verify
+from streams.alerts import sign_headers, verify
+from streams.alerts.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 BODY = b'{"kind":"alert"}'
 SECRET = "s3cret"

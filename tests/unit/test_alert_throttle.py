@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from streams.alerts import NO_THROTTLE, ThrottlePolicy
 from streams.alerts.throttle import (
-    NO_THROTTLE,
     ThrottleAction,
-    ThrottlePolicy,
     ThrottleState,
     decide,
     flush_digest,

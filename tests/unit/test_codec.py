@@ -8,17 +8,7 @@ import orjson
 import pytest
 
 from streams.errors import InvalidArticle, InvalidRecord
-from streams.messages.codec import (
-    alert_from_json,
-    article_id,
-    canonical_url,
-    dead_letter_from_json,
-    dumps,
-    enriched_from_json,
-    loads,
-    parse_raw_article,
-)
-from streams.messages.models import (
+from streams.messages import (
     Alert,
     DeadLetter,
     EnrichedArticle,
@@ -26,7 +16,14 @@ from streams.messages.models import (
     ScoredLabel,
     ScreeningHit,
     TopicMatch,
+    alert_from_json,
+    dead_letter_from_json,
+    dumps,
+    enriched_from_json,
+    loads,
+    parse_raw_article,
 )
+from streams.messages.codec import article_id, canonical_url
 
 
 def test_canonical_url_drops_tracking_fragment_and_case() -> None:

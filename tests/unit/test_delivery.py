@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from streams.alerts.delivery import deliver
-from streams.devtools.receiver import WebhookReceiver
+from streams.alerts import deliver
+from streams.devtools import WebhookReceiver
 from streams.retry import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=True)

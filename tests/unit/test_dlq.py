@@ -5,7 +5,8 @@ import base64
 import pytest
 
 from streams.errors import InvalidArticle
-from streams.worker.dlq import DlqLimit, DlqLimitExceeded, dead_letter
+from streams.worker import DlqLimit, DlqLimitExceeded
+from streams.worker.dlq import dead_letter
 
 
 def test_dead_letter_keeps_reason_origin_and_bytes() -> None:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from streams.enrich.categories import IPTC_TOP_LEVEL, categorize, load_categories
-from streams.enrich.terms import tokenize
+from streams.enrich import categorize, load_categories
+from streams.enrich.categories import IPTC_TOP_LEVEL
+from streams.tokens import tokenize
 
 
 def top(title: str, text: str) -> str:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.enrich.clean import clean_html, clean_text
+from streams.enrich import clean_html
+from streams.enrich.clean import clean_text
 
 SEED = (Path(__file__).parents[1] / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
 STORY = (

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.enrich.dedup import BANDS, DuplicateIndex, InMemoryDuplicateIndex, fingerprint
+from streams.enrich import DuplicateIndex, InMemoryDuplicateIndex, fingerprint
+from streams.enrich.dedup import BANDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SEED = (FIXTURES / "seed_article.txt").read_text(encoding="utf-8")

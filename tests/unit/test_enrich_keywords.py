@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from streams.enrich.keywords import extract_keywords
-from streams.enrich.terms import tokenize
+from streams.tokens import tokenize
 
 TEXT = (
     "The central bank raised interest rates again. Interest rates are now at their highest "

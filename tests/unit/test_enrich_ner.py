@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from spacy.language import Language
 
-from streams.enrich.ner import load_pipeline
+from streams.enrich import load_pipeline
 from streams.errors import ConfigError
 
 

@@ -8,11 +8,17 @@ from typing import Any
 import pytest
 from spacy.language import Language
 
-from streams.enrich import Enriched, Enricher, InMemoryDuplicateIndex, fingerprint, mark_duplicates
-from streams.enrich.ner import load_pipeline
-from streams.enrich.screening import load_screener
+from streams.enrich import (
+    Enriched,
+    Enricher,
+    InMemoryDuplicateIndex,
+    fingerprint,
+    load_pipeline,
+    load_screener,
+    mark_duplicates,
+)
 from streams.errors import EnrichmentError
-from streams.messages.models import EnrichedArticle, RawArticle
+from streams.messages import EnrichedArticle, RawArticle
 from streams.settings import Settings
 
 SEED = (Path(__file__).parents[1] / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.enrich.screening import Screener, load_screener, read_ofac_csv, read_un_xml
+from streams.enrich import Screener, load_screener
+from streams.enrich.screening import read_ofac_csv, read_un_xml
 from streams.errors import ConfigError
-from streams.messages.models import Entity
+from streams.messages import Entity
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "sanctions"
 SHARED = Path(__file__).parents[3] / "shared" / "data" / "sanctions"

@@ -7,17 +7,12 @@ from typing import Any
 
 import pytest
 
-from streams.enrich.terms import tokenize
+from streams.enrich import lexicon_scores, load_taxonomy, match_topics, parse_taxonomy
 from streams.enrich.topic_model import FORMAT, TOKENIZER, features, load_model, parse_model, tokens
-from streams.enrich.topics import (
-    combine,
-    lexicon_scores,
-    load_taxonomy,
-    match_topics,
-    parse_taxonomy,
-)
+from streams.enrich.topics import combine
 from streams.errors import ConfigError
 from streams.settings import Settings
+from streams.tokens import tokenize
 
 TRADE_MODEL = Settings().taxonomy_path.parent / "topic_models" / "trade.json"
 

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from streams.enrich.terms import TermList, tokenize
-from streams.enrich.topics import load_taxonomy, match_topics, parse_taxonomy
+from streams.enrich import load_taxonomy, match_topics, parse_taxonomy
+from streams.enrich.terms import TermList
 from streams.errors import ConfigError
 from streams.settings import Settings
+from streams.tokens import tokenize
 
 DEFAULTS = {
     "sanctions",

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import orjson
 
-from streams.messages.codec import parse_raw_article
-from streams.producers.jsonl import to_record
+from streams.messages import parse_raw_article
+from streams.producers import to_record
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

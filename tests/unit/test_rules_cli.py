@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from streams.alerts.dispatcher import RulesHolder
+from streams.alerts import RulesHolder
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def test_a_running_worker_reloads_changed_rules_and_keeps_the_last_good_ones(
 
 
 def test_the_rules_shipped_for_kubernetes_and_the_defaults_load() -> None:
-    from streams.alerts.rules import load_rules
+    from streams.alerts import load_rules
 
     for path in (ROOT / "deploy" / "k8s" / "rules.yaml", ROOT / "streams" / "data" / "rules.yaml"):
         rules = load_rules(path, environ={}, default_webhook_url="http://127.0.0.1:1/hook")

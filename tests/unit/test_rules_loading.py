@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from streams.alerts import NO_THROTTLE, ThrottlePolicy, load_rules, parse_rules
 from streams.alerts.matching import AnyCondition, KeywordsCondition, TopicCondition
-from streams.alerts.rules import load_rules, parse_rules
-from streams.alerts.throttle import NO_THROTTLE, ThrottlePolicy
 from streams.errors import ConfigError
 from streams.settings import Settings
 

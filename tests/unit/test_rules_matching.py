@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from streams.alerts.matching import ArticleContext, evaluate_condition, parse_condition
-from streams.alerts.rules import RuleSet, format_explanations, parse_rules
-from streams.messages.models import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
+from streams.alerts import ArticleContext, RuleSet, parse_rules
+from streams.alerts.matching import evaluate_condition, parse_condition
+from streams.alerts.rules import format_explanations
+from streams.messages import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
 
 
 def article(title: str = "", body: str = "", **fields: Any) -> EnrichedArticle:

@@ -10,8 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from streams.errors import InvalidArticle
-from streams.messages.codec import dumps, parse_raw_article
-from streams.messages.models import (
+from streams.messages import (
     Alert,
     DeadLetter,
     EnrichedArticle,
@@ -19,6 +18,8 @@ from streams.messages.models import (
     ScoredLabel,
     ScreeningHit,
     TopicMatch,
+    dumps,
+    parse_raw_article,
 )
 from streams.messages.schema import MESSAGES, SCHEMA_DIR, generated, main
 

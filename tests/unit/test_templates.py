@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 
-from streams.alerts.query import FIELDS, FieldSpec, searchable_fields
+from streams.alerts import FIELDS
+from streams.alerts.query import FieldSpec, searchable_fields
+from streams.elastic import load_template
 from streams.elastic.indices import (
     TEMPLATE_DIR,
     alerts_template,
     articles_template,
     fingerprints_template,
-    load_template,
 )
 from streams.errors import SinkError
-from streams.messages.models import Alert, EnrichedArticle
+from streams.messages import Alert, EnrichedArticle
 
 # Elasticsearch types a Python field's values can be indexed as.
 _COMPATIBLE: dict[type, set[str]] = {

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.worker import DlqLimit, DlqLimitExceeded, Origin
 from streams.worker.agents import add_agent
-from streams.worker.dlq import DlqLimit, DlqLimitExceeded, Origin
 
 from .test_worker_runner import Doubler
 from .worker_fakes import Harness

@@ -10,7 +10,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from streams.errors import InvalidRecord, RecordRejected, SinkBackpressure
-from streams.worker.dlq import DlqLimit, DlqLimitExceeded
+from streams.worker import DlqLimit, DlqLimitExceeded
 
 from .worker_fakes import FakeProducer, Harness
 

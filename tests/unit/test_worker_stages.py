@@ -13,9 +13,8 @@ import orjson
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from faust.exceptions import ProducerSendError
 
-from streams.alerts.dispatcher import RulesHolder
-from streams.alerts.rules import parse_rules
-from streams.elastic.bulk import BulkOutcome
+from streams.alerts import RulesHolder, parse_rules
+from streams.elastic import BulkOutcome
 from streams.enrich import Enriched, Fingerprint, InMemoryDuplicateIndex, fingerprint
 from streams.errors import (
     BrokerUnavailable,
@@ -24,14 +23,17 @@ from streams.errors import (
     RecordRejected,
     SinkBackpressure,
 )
-from streams.messages import codec
-from streams.messages.models import Alert, EnrichedArticle, RawArticle
-from streams.worker.deliver_alerts import DeliverAlertsStage, send_due_digests
-from streams.worker.dlq import DeadLetters
-from streams.worker.enrich import EnrichStage
-from streams.worker.index import IndexStage
-from streams.worker.match_alerts import MatchAlertsStage
-from streams.worker.produce import Output, publish
+from streams.messages import Alert, EnrichedArticle, RawArticle, dumps
+from streams.worker import (
+    DeadLetters,
+    DeliverAlertsStage,
+    EnrichStage,
+    IndexStage,
+    MatchAlertsStage,
+    Output,
+    publish,
+    send_due_digests,
+)
 
 from .worker_fakes import FakeProducer, Harness
 
@@ -176,7 +178,7 @@ class FakeBulk:
 
 
 def enriched_line(article_id: str, **fields: Any) -> bytes:
-    return codec.dumps(article(article_id, **fields))
+    return dumps(article(article_id, **fields))
 
 
 def test_index_sends_the_last_copy_of_an_id_and_classifies_each_document() -> None:
@@ -289,8 +291,8 @@ def test_deliver_alerts_dead_letters_garbage_and_undeliverable_alerts() -> None:
     harness = Harness(DeliverAlertsStage(dispatcher))
     harness.run(
         b"not json at all",
-        codec.dumps(an_alert("dead")),
-        codec.dumps(an_alert("ok")),
+        dumps(an_alert("dead")),
+        dumps(an_alert("ok")),
     )
     assert dispatcher.delivered == ["ok"]
     letters = harness.letters()

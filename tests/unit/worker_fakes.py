@@ -9,8 +9,7 @@ from typing import Any
 
 import orjson
 
-from streams.worker.dlq import DeadLetters, DlqLimit, Origin
-from streams.worker.runner import Runner, Stage
+from streams.worker import DeadLetters, DlqLimit, Origin, Runner, Stage
 
 
 @dataclass
