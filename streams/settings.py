@@ -41,6 +41,8 @@ class Settings:
     app_id: str = "newsstream"
     worker_data_dir: Path = Path(".stack/worker")
     worker_web_port: int = 6066
+    # /healthz fails when one step of a stage (a batch, a dead letter) runs longer than this.
+    stage_stuck_seconds: float = 300.0
     # Elasticsearch
     es_url: str = "http://127.0.0.1:9200"
     es_username: str = ""

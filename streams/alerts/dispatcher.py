@@ -142,6 +142,8 @@ class AlertDispatcher:
     policy: RetryPolicy = field(init=False)
     throttle: dict[str, ThrottleState] = field(default_factory=dict)
     digests: dict[str, list[Alert]] = field(default_factory=dict)
+    # Told of every status written to news-alerts (the worker counts them for Prometheus).
+    on_status: Callable[[AlertStatus], None] = lambda status: None
 
     def __post_init__(self) -> None:
         self.policy = RetryPolicy(max_attempts=self.settings.webhook_max_attempts, jitter=True)
@@ -166,27 +168,11 @@ class AlertDispatcher:
         )
         self.throttle[alert.rule_id] = decision.state
         if decision.action is ThrottleAction.SUPPRESS:
-            await mark(
-                self.es,
-                index,
-                alert.alert_id,
-                status=AlertStatus.THROTTLED,
-                attempts=0,
-                last_error=decision.reason,
-                now=utc_now(),
-            )
+            await self._mark(alert.alert_id, AlertStatus.THROTTLED, 0, decision.reason)
             return None
         if decision.action is ThrottleAction.DIGEST:
             self.digests.setdefault(alert.rule_id, []).append(alert)
-            await mark(
-                self.es,
-                index,
-                alert.alert_id,
-                status=AlertStatus.DIGEST_PENDING,
-                attempts=0,
-                last_error=None,
-                now=utc_now(),
-            )
+            await self._mark(alert.alert_id, AlertStatus.DIGEST_PENDING, 0, None)
             return None
         return await self._send([alert], alert.targets, lambda target: self._render(target, alert))
 
@@ -261,19 +247,25 @@ class AlertDispatcher:
         """Mark the record, waiting out Elasticsearch here rather than in the stage: a
         retried stage would find the alert ``delivering`` and not send it again."""
         await retry(
-            lambda: mark(
-                self.es,
-                self.settings.alerts_index,
-                alert_id,
-                status=status,
-                attempts=attempts,
-                last_error=last_error,
-                now=utc_now(),
-            ),
+            lambda: self._mark(alert_id, status, attempts, last_error),
             policy=INFRASTRUCTURE,
             wait_hint=transient_wait,
             what=f"recording alert {alert_id} as {status.value}",
         )
+
+    async def _mark(
+        self, alert_id: str, status: AlertStatus, attempts: int, last_error: str | None
+    ) -> None:
+        await mark(
+            self.es,
+            self.settings.alerts_index,
+            alert_id,
+            status=status,
+            attempts=attempts,
+            last_error=last_error,
+            now=utc_now(),
+        )
+        self.on_status(status)
 
     async def deliver_to(
         self,

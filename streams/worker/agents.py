@@ -56,6 +56,7 @@ def add_agent(
             try:
                 await runner.run([origin_of(event) for event in events])
             except DlqLimitExceeded as exc:
+                runner.telemetry.limit_exceeded()  # before the crash: /readyz says why
                 log.critical("%s", exc)
                 await app.crash(exc)
                 return

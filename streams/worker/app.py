@@ -21,11 +21,13 @@ transient, dead-letter the rest, ack after success (agents.py). Guarantees:
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import faust
 import httpx
@@ -41,7 +43,9 @@ from streams.worker.dlq import DeadLetters, DlqLimit
 from streams.worker.enrich import EnrichStage
 from streams.worker.index import IndexStage
 from streams.worker.match_alerts import MatchAlertsStage
-from streams.worker.runner import Runner
+from streams.worker.runner import Runner, Stage
+from streams.worker.telemetry import Health, Metrics
+from streams.worker.web import add_pages, add_probes
 
 TIMER_SECONDS = 5.0
 log = logging.getLogger(__name__)
@@ -72,30 +76,51 @@ def create_app(
     es = make_async_client(settings)
     rules = RulesHolder.load(settings, environ=environ)
     http = http or httpx.AsyncClient(timeout=settings.webhook_timeout)
-    edges = Edges(
-        producer=FaustProducer(app),
-        es=es,
-        rules=rules,
-        dispatcher=AlertDispatcher(es=es, http=http, settings=settings, rules=rules),
-    )
+    metrics = Metrics()
+    metrics.build.info({"version": version()})
+    health = Health(stuck_after=settings.stage_stuck_seconds)
+    dispatcher = AlertDispatcher(es=es, http=http, settings=settings, rules=rules)
+    dispatcher.on_status = lambda status: metrics.alerts.labels(status.value).inc()
+    edges = Edges(FaustProducer(app), es, rules, dispatcher, metrics, health)
     add_stages(app, settings, edges, enricher or Enricher.from_settings(settings))
     add_timers(app, settings, edges)
+    add_pages(app, metrics, health)
+    add_probes(app, settings, es, health)
     return app
 
 
 @dataclass(frozen=True)
 class Edges:
-    """What the stages share: the producer, Elasticsearch, the rules and the dispatcher."""
+    """What the stages share: the producer, Elasticsearch, the rules, the dispatcher, and
+    where they report (metrics, health)."""
 
     producer: FaustProducer
     es: AsyncElasticsearch
     rules: RulesHolder
     dispatcher: AlertDispatcher
+    metrics: Metrics
+    health: Health
+
+    def runner(self, stage: Stage[Any], *, dead_letter_topic: str, limit: DlqLimit) -> Runner[Any]:
+        return Runner(
+            stage,
+            dead_letters=DeadLetters(self.producer),
+            dead_letter_topic=dead_letter_topic,
+            limit=limit,
+            telemetry=self.metrics.stage(stage.name, self.health),
+        )
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("newsstream")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown"
 
 
 def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enricher) -> None:
     limit = DlqLimit(max_ratio=settings.dlq_max_ratio, window=settings.dlq_window)
-    runner = partial(Runner, dead_letters=DeadLetters(edges.producer), limit=limit)
+    runner = partial(edges.runner, limit=limit)
     topic = edges.producer.topic
     enrich = EnrichStage(
         enricher=enricher,
@@ -104,7 +129,9 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         output_topic=settings.topic_enriched,
         executor=ThreadPoolExecutor(1, thread_name_prefix="enrich"),
     )
-    index = IndexStage(bulk=partial(bulk_index, edges.es, settings.articles_alias))
+    index = IndexStage(
+        bulk=partial(bulk_index, edges.es, settings.articles_alias), metrics=edges.metrics
+    )
     match = MatchAlertsStage(edges.rules, edges.producer, output_topic=settings.topic_alerts)
     deliver = DeliverAlertsStage(edges.dispatcher)
     add_agent(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -24,6 +25,7 @@ from typing import Generic, Protocol, TypeVar
 from streams.errors import NewsstreamError
 from streams.retry import INFRASTRUCTURE, RetryPolicy, transient_wait
 from streams.worker.dlq import DeadLetters, DlqLimit, Origin
+from streams.worker.telemetry import StageTelemetry
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class Runner(Generic[T]):
     dead_letters: DeadLetters
     dead_letter_topic: str
     limit: DlqLimit
+    telemetry: StageTelemetry
     policy: RetryPolicy = INFRASTRUCTURE
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -70,17 +73,31 @@ class Runner(Generic[T]):
 
         Raises DlqLimitExceeded when too many of the recent records failed.
         """
+        self.telemetry.consumed(len(batch))
+        try:
+            await self._run(batch)
+        finally:
+            self.telemetry.idle()
+
+    async def _run(self, batch: Sequence[Origin]) -> None:
+        self.telemetry.step()
         decoded = [await self._decode(origin) for origin in batch]
         pending = [record for record in decoded if record is not None]
         attempt = 0
         while pending:
-            pending, wait, reason = await self._settle(pending, await self._handle(pending))
+            self.telemetry.step()
+            started = time.monotonic()
+            outcomes = await self._handle(pending)
+            self.telemetry.handled(time.monotonic() - started)
+            pending, wait, reason = await self._settle(pending, outcomes)
             if pending:
                 attempt += 1
                 delay = self.policy.delay(attempt, at_least=wait)
                 log.warning(
                     "%s: %d records wait %.1fs: %s", self.stage.name, len(pending), delay, reason
                 )
+                self.telemetry.waiting(len(pending), reason, delay)
+                self.telemetry.step()
                 await self.sleep(delay)
 
     async def _settle(
@@ -93,6 +110,7 @@ class Runner(Generic[T]):
         for record, outcome in zip(records, outcomes, strict=True):
             hint = None if outcome is None else transient_wait(outcome)
             if outcome is None:
+                self.telemetry.done()
                 self.limit.record(failed=False)
             elif hint is not None:
                 again.append(record)
@@ -123,5 +141,7 @@ class Runner(Generic[T]):
     async def _dead_letter(self, origin: Origin, error: BaseException, stage: str) -> None:
         if not isinstance(error, NewsstreamError):
             log.error("%s: unexpected error", stage, exc_info=error)
+        self.telemetry.step()
         await self.dead_letters.send(self.dead_letter_topic, origin, error, stage=stage)
+        self.telemetry.dead_lettered(stage, error)
         self.limit.record(failed=True)

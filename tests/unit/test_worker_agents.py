@@ -79,9 +79,12 @@ def test_batches_are_acked_after_they_were_handled() -> None:
 
 def test_the_dlq_limit_stops_the_app_without_acking_the_batch() -> None:
     stream = FakeStream([events(b"x", b"y")])
-    app = run_agent(Harness(Doubler(), limit=DlqLimit(max_ratio=0.5, window=2)), stream)
+    harness = Harness(Doubler(), limit=DlqLimit(max_ratio=0.5, window=2))
+    app = run_agent(harness, stream)
     assert stream.acked == []
     assert [type(e) for e in app.crashed] == [DlqLimitExceeded]
+    assert harness.health.not_ready_because()[-1] == "stopped by the DLQ limit"
+    assert harness.count("newsstream_dlq_limit_exceeded") == 1
 
 
 def test_a_bug_in_the_runner_stops_the_app_loudly_and_skips_nothing() -> None:

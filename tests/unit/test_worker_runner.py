@@ -68,6 +68,13 @@ def test_transient_failures_wait_with_backoff_and_retry_only_what_failed() -> No
     assert stage.calls == [[1, 2, 3], [2], [2], [2]]
     assert harness.slept == [0.5, 1.0, 2.0]
     assert harness.letters() == []
+    assert harness.count("newsstream_retries_total", stage="double", cause="SinkBackpressure") == 3
+    assert (
+        harness.count("newsstream_backoff_seconds_total", stage="double", cause="SinkBackpressure")
+        == 3.5
+    )
+    assert harness.count("newsstream_records_consumed_total", stage="double") == 3
+    assert harness.count("newsstream_records_done_total", stage="double") == 3
 
 
 def test_a_rejected_record_is_dead_lettered_and_spares_its_batch_mates() -> None:
@@ -79,6 +86,10 @@ def test_a_rejected_record_is_dead_lettered_and_spares_its_batch_mates() -> None
     assert letter["stage"] == "double" and letter["reason"] == "2 refused"
     assert letter["error_type"] == "RecordRejected" and letter["source_offset"] == 1
     assert harness.slept == []
+    dead = harness.count(
+        "newsstream_records_dead_lettered_total", stage="double", reason="RecordRejected"
+    )
+    assert dead == 1 and harness.count("newsstream_records_done_total", stage="double") == 2
 
 
 def test_a_bug_on_one_record_is_found_and_dead_lettered_with_its_traceback() -> None:
@@ -119,3 +130,46 @@ def test_successes_count_toward_the_dlq_window() -> None:
     harness = Harness(Doubler(), limit=limit)
     harness.run(b"1", b"2", b"3", b"x")  # 1 of 4 failed: under the limit
     assert len(harness.letters()) == 1
+
+
+def test_a_stage_is_idle_after_a_batch_and_stuck_while_one_step_hangs() -> None:
+    import asyncio
+
+    from streams.worker.telemetry import Health
+
+    now = [0.0]
+    health = Health(stuck_after=10.0, clock=lambda: now[0])
+    harness = Harness(Doubler(), health=health)
+    harness.run(b"1")
+    assert health.stuck_stages() == []  # finished: idle, however long since
+
+    seen_while_hanging: list[list[str]] = []
+
+    async def hang(values: Sequence[int]) -> list[Exception | None]:
+        now[0] += 11.0  # this one step outlives the limit
+        seen_while_hanging.append(health.stuck_stages())
+        return [None] * len(values)
+
+    stage = Doubler()
+    stage.handle = hang  # type: ignore[method-assign]
+    asyncio.run(Harness(stage, health=health).runner.run([]))  # nothing to do: no step
+    Harness(stage, health=health).run(b"2")
+    assert seen_while_hanging == [["double"]]
+    assert health.stuck_stages() == []
+    assert "stage double stuck" not in health.not_ready_because()
+
+
+def test_readiness_names_every_reason() -> None:
+    from streams.worker.telemetry import Health
+
+    health = Health(stuck_after=10.0)
+    assert health.not_ready_because() == [
+        "no partitions assigned",
+        "Kafka unreachable",
+        "Elasticsearch unreachable",
+    ]
+    health.partitions_assigned = health.kafka_reachable = True
+    health.elasticsearch_reachable = True
+    assert health.not_ready_because() == []
+    health.stopped_by_dlq_limit = True
+    assert health.not_ready_because() == ["stopped by the DLQ limit"]

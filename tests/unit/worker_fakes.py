@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from streams.worker import DeadLetters, DlqLimit, Origin, Runner, Stage
+from streams.worker.telemetry import Health, Metrics
 
 
 @dataclass
@@ -61,6 +62,8 @@ class Harness:
     producer: FakeProducer = field(default_factory=FakeProducer)
     limit: DlqLimit = field(default_factory=lambda: DlqLimit(max_ratio=1.0, window=1000))
     slept: list[float] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
+    health: Health = field(default_factory=lambda: Health(stuck_after=60.0))
 
     @property
     def runner(self) -> Runner[Any]:
@@ -72,12 +75,17 @@ class Harness:
             dead_letters=DeadLetters(self.producer),
             dead_letter_topic="dlq",
             limit=self.limit,
+            telemetry=self.metrics.stage(self.stage.name, self.health),
             sleep=sleep,
         )
 
     def run(self, *values: bytes) -> None:
         batch = [origin(value, offset) for offset, value in enumerate(values)]
         asyncio.run(self.runner.run(batch))
+
+    def count(self, name: str, **labels: str) -> float:
+        """A metric's value as Prometheus would scrape it (0 when never set)."""
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
     def letters(self) -> list[Any]:
         return [s.json() for s in self.producer.on("dlq")]
