@@ -12,30 +12,34 @@ from pathlib import Path
 
 import orjson
 
+from streams import __version__
 from streams.clock import utc_now
-from streams.errors import EnrichmentError, InvalidArticle, NewsstreamError
+from streams.errors import ConfigError, EnrichmentError, InvalidArticle, NewsstreamError
+from streams.logs import logging_config, setup_logging
 from streams.messages import RawArticle, dumps, parse_raw_article
 from streams.settings import Secret, Settings, documented_settings
 
 log = logging.getLogger("newsstream")
 
 
+# Exit codes: 1 a command failed; 2 the settings or the command line are wrong.
+EXIT_FAILED, EXIT_CONFIG = 1, 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("kafka", "elastic_transport", "aiokafka", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"newsstream: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(level=settings.log_level, log_format=settings.log_format)
     try:
         code: int = args.run(args, settings)
     except NewsstreamError as exc:
         print(f"newsstream: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     return code
 
 
@@ -45,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="News ingestion pipeline: Kafka, Faust enrichment, Elasticsearch, alerts.",
         epilog="Settings come from NEWSSTREAM_* environment variables (`newsstream settings`).",
     )
+    parser.add_argument("--version", action="version", version=f"newsstream {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     setup = commands.add_parser("setup", help="create Kafka topics and Elasticsearch indices")
@@ -93,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     receiver.set_defaults(run=cmd_receiver)
 
     show = commands.add_parser("settings", help="print every setting and its current value")
+    show.add_argument(
+        "--check",
+        action="store_true",
+        help="only check: the variables, the rules file and the taxonomy (exit code 2 if wrong)",
+    )
     show.set_defaults(run=cmd_settings)
     return parser
 
@@ -129,8 +139,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     for line in setup_everything(settings):
         log.info("%s", line)
     app = create_app(settings, environ=os.environ)
-    loglevel = (args.loglevel or settings.log_level).lower()
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    level = (args.loglevel or settings.log_level).upper()
+    config = logging_config(level=level, log_format=settings.log_format)
+    worker = Worker(app, loglevel=level.lower(), logging_config=config, quiet=True)
     worker.execute_from_commandline()  # runs until SIGTERM/SIGINT, then exits the process
     return 0
 
@@ -202,6 +213,25 @@ def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    if args.check:
+        # The variables were checked when ``settings`` was built; the files they name are
+        # read here, as the worker would read them.
+        from streams.alerts import load_rules
+        from streams.enrich import load_taxonomy
+
+        try:
+            load_rules(
+                settings.rules_path,
+                environ=os.environ,
+                default_webhook_url=settings.webhook_url,
+                default_webhook_secret=str(settings.webhook_secret),
+            )
+            load_taxonomy(settings.taxonomy_path)
+        except ConfigError as exc:
+            print(f"newsstream: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        print("settings OK")
+        return 0
     for variable, default in documented_settings():
         value = getattr(settings, variable.removeprefix("NEWSSTREAM_").lower())
         shown = repr(value) if isinstance(value, Secret) else value

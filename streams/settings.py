@@ -8,6 +8,7 @@ keyword arguments; nothing deep inside the package reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import ConfigError
+from streams.logs import FORMATS, LEVELS
 
 ENV_PREFIX = "NEWSSTREAM_"
 PACKAGE_DATA = Path(__file__).parent / "data"
@@ -78,6 +80,8 @@ class Settings:
     webhook_max_attempts: int = 5
     kibana_url: str = "http://127.0.0.1:5601"
     log_level: str = "INFO"
+    # text: for people; json: one object a line, for log pipelines (streams.logs).
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if self.topic_partitions < 1:
@@ -88,11 +92,18 @@ class Settings:
             raise ConfigError("NEWSSTREAM_DLQ_MAX_RATIO must be in (0, 1]")
         if self.webhook_max_attempts < 1:
             raise ConfigError("NEWSSTREAM_WEBHOOK_MAX_ATTEMPTS must be at least 1")
+        if self.log_level.upper() not in LEVELS:
+            raise ConfigError(f"NEWSSTREAM_LOG_LEVEL={self.log_level!r}: use one of {LEVELS}")
+        if self.log_format not in FORMATS:
+            raise ConfigError(f"NEWSSTREAM_LOG_FORMAT={self.log_format!r}: use one of {FORMATS}")
+        if self.stage_stuck_seconds <= 0:
+            raise ConfigError("NEWSSTREAM_STAGE_STUCK_SECONDS must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``NEWSSTREAM_*`` variables; keyword overrides win."""
         environ = os.environ if environ is None else environ
+        check_names(environ)
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
@@ -127,6 +138,30 @@ class Settings:
         return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
 
+# Read by deploy/local/stack.sh (the local stack), not by the package.
+STACK_VARIABLES = frozenset(
+    ENV_PREFIX + name
+    for name in ("STACK_DIR", "STACK_WAIT", "PYTHON", "KAFKA_HEAP", "ES_HEAP", "ES_USER")
+)
+
+
+def check_names(environ: Mapping[str, str]) -> None:
+    """A ``NEWSSTREAM_*`` variable that is no setting is a typo: better stop than ignore it."""
+    known = {ENV_PREFIX + f.name.upper() for f in fields(Settings)} | STACK_VARIABLES
+    unknown = sorted(n for n in environ if n.startswith(ENV_PREFIX) and n not in known)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        raise ConfigError(
+            f"unknown setting {', '.join(hints)}; `newsstream settings` lists them all"
+        )
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     kind = str(type_name)
     try:
@@ -135,7 +170,10 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
         if kind == "float":
             return float(raw)
         if kind == "bool":
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
+            word = raw.strip().lower()
+            if word not in _TRUE | _FALSE:
+                raise ValueError(word)
+            return word in _TRUE
         if kind == "Path":
             return Path(raw)
         if kind == "Secret":

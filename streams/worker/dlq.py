@@ -103,6 +103,12 @@ class DeadLetters:
             origin.offset,
             stage,
             letter.reason.splitlines()[0],
+            extra={
+                "stage": stage,
+                "topic": origin.topic,
+                "partition": origin.partition,
+                "offset": origin.offset,
+            },
         )
         output = Output(topic, origin.key, dumps(letter))
         await retry(

@@ -94,7 +94,12 @@ class Runner(Generic[T]):
                 attempt += 1
                 delay = self.policy.delay(attempt, at_least=wait)
                 log.warning(
-                    "%s: %d records wait %.1fs: %s", self.stage.name, len(pending), delay, reason
+                    "%s: %d records wait %.1fs: %s",
+                    self.stage.name,
+                    len(pending),
+                    delay,
+                    reason,
+                    extra={"stage": self.stage.name},
                 )
                 self.telemetry.waiting(len(pending), reason, delay)
                 self.telemetry.step()

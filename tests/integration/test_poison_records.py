@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,11 +41,14 @@ GARBAGE = b"\xff\xfe\x00 not json {"
 @pytest.fixture(scope="module")
 def poisoned(
     tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
-) -> Iterator[tuple[Settings, Elasticsearch]]:
-    settings = isolated_settings(tmp_path_factory.mktemp("poison"), webhook_url=receiver.url)
-    process = start_worker(settings, tmp_path_factory.mktemp("poison-logs") / "worker.log")
+) -> Iterator[tuple[Settings, Elasticsearch, Path]]:
+    settings = isolated_settings(
+        tmp_path_factory.mktemp("poison"), webhook_url=receiver.url, log_format="json"
+    )
+    log = tmp_path_factory.mktemp("poison-logs") / "worker.log"
+    process = start_worker(settings, log)
     es = make_client(settings)
-    yield settings, es
+    yield settings, es, log
     es.close()
     localrun.stop(process)
     remove_everything(settings)
@@ -71,8 +75,8 @@ def letters_from(settings: Settings, topic: str, source_topic: str, expect: int)
     return wait_until(found, timeout=90, what=f"{expect} dead letters from {source_topic}")  # type: ignore[no-any-return]
 
 
-def test_garbage_on_the_raw_topic(poisoned: tuple[Settings, Elasticsearch]) -> None:
-    settings, es = poisoned
+def test_garbage_on_the_raw_topic(poisoned: tuple[Settings, Elasticsearch, Path]) -> None:
+    settings, es, _ = poisoned
     key = SEED_ID.encode()
     send(settings, settings.topic_raw, key, GARBAGE)
     produce_file(settings, SAMPLES / "seed_article.jsonl")  # same key: after the garbage
@@ -85,8 +89,8 @@ def test_garbage_on_the_raw_topic(poisoned: tuple[Settings, Elasticsearch]) -> N
     )
 
 
-def test_garbage_on_the_enriched_topic(poisoned: tuple[Settings, Elasticsearch]) -> None:
-    settings, es = poisoned
+def test_garbage_on_the_enriched_topic(poisoned: tuple[Settings, Elasticsearch, Path]) -> None:
+    settings, es, _ = poisoned
     seed = wait_until(
         lambda: get_docs(es, settings.articles_alias, [SEED_ID]).get(SEED_ID),
         timeout=120,
@@ -119,9 +123,9 @@ def alerts_of(es: Elasticsearch, settings: Settings, article_id: str) -> list[An
 
 
 def test_garbage_on_the_alerts_topic(
-    poisoned: tuple[Settings, Elasticsearch], receiver: WebhookReceiver
+    poisoned: tuple[Settings, Elasticsearch, Path], receiver: WebhookReceiver
 ) -> None:
-    settings, _ = poisoned
+    settings, _, _ = poisoned
     alert_id = uuid.uuid4().hex
     alert = {
         "alert_id": alert_id,
@@ -142,3 +146,18 @@ def test_garbage_on_the_alerts_topic(
         timeout=60,
         what="the alert after the garbage to be delivered",
     )
+
+
+def test_the_worker_logs_json_lines_with_the_record_s_origin(
+    poisoned: tuple[Settings, Elasticsearch, Path],
+) -> None:
+    settings, _, log = poisoned
+    send(settings, settings.topic_raw, b"log-test", GARBAGE)
+
+    def dead_letter_lines() -> list[dict[str, Any]]:
+        lines = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.strip()]
+        return [x for x in lines if x.get("stage") == "parse" and "dead-lettered" in x["message"]]
+
+    [*_, entry] = wait_until(dead_letter_lines, timeout=60, what="a JSON dead-letter log line")
+    assert entry["topic"] == settings.topic_raw and entry["level"] == "WARNING"
+    assert isinstance(entry["partition"], int) and isinstance(entry["offset"], int)

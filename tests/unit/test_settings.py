@@ -73,3 +73,20 @@ def test_isolated_settings_share_nothing_with_the_defaults() -> None:
         assert getattr(isolated, name) != getattr(base, name)
         assert "t1" in getattr(isolated, name)
     assert isolated.topic_partitions == 1
+
+
+def test_a_misspelled_variable_is_refused_with_the_closest_name() -> None:
+    with pytest.raises(ConfigError, match="did you mean NEWSSTREAM_KAFKA_BOOTSTRAP"):
+        Settings.from_env({"NEWSSTREAM_KAFKA_BOOTSTRP": "kafka:9092"})
+
+
+def test_the_local_stack_s_own_variables_are_not_settings_but_allowed() -> None:
+    assert Settings.from_env({"NEWSSTREAM_ES_HEAP": "2g"}) == Settings()
+
+
+def test_unknown_enum_values_are_refused() -> None:
+    with pytest.raises(ConfigError, match="NEWSSTREAM_LOG_FORMAT"):
+        Settings.from_env({"NEWSSTREAM_LOG_FORMAT": "xml"})
+    with pytest.raises(ConfigError, match="NEWSSTREAM_LOG_LEVEL"):
+        Settings.from_env({"NEWSSTREAM_LOG_LEVEL": "LOUD"})
+    assert Settings.from_env({"NEWSSTREAM_LOG_LEVEL": "debug"}).log_level == "debug"
