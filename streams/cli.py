@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules_test.set_defaults(run=cmd_rules_test)
 
+    add_dlq_commands(commands)
+
     receiver = commands.add_parser(
         "receiver", help="run a small webhook receiver on loopback that prints what it gets"
     )
@@ -119,7 +122,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     from streams.producers import make_producer, produce, read_lines
 
     topic = args.topic or settings.topic_raw
-    producer = make_producer(settings.kafka_bootstrap)
+    producer = make_producer(settings)
     try:
         report = produce(producer, topic, read_lines(args.files), progress=not args.no_progress)
     finally:
@@ -202,6 +205,94 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
     from streams.alerts import explain_file
 
     print(explain_file(args.rules_file, args.article, settings, environ=os.environ))
+    return 0
+
+
+DLQ_REPLAY_DESCRIPTION = """\
+Publish the original bytes of the selected dead letters again, with their original key,
+to the topic they were read from, once the cause is fixed. Replays are idempotent
+downstream: an article's id comes from its URL or content, so a replayed article
+overwrites its Elasticsearch document; an alert's id is (rule, story) and is recorded in
+news-alerts before delivery, so an alert already handled is not sent twice (one recorded
+as failed or unconfirmed is sent again only once its record is deleted). Letters whose
+original was truncated (over 512 KiB) are skipped and counted; a digest letter's alerts
+go back to the alerts topic one record each. The letters stay on the DLQ: use --since to
+leave out those replayed before."""
+
+
+def add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dlq = commands.add_parser("dlq", help="inspect the dead-letter topics, replay originals")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    inspect = dlq_commands.add_parser(
+        "inspect",
+        help="count dead letters by stage and reason and show a few; reads only",
+        description="Read the DLQ topics from the beginning to their current end (no consumer "
+        "group, nothing committed); count the selected letters by stage and reason and show "
+        "a few. A record that is not a dead letter is counted as unreadable.",
+    )
+    inspect.add_argument("--samples", type=int, default=3, metavar="N", help="letters shown")
+    inspect.set_defaults(run=cmd_dlq_inspect)
+    replay = dlq_commands.add_parser(
+        "replay", help="publish the originals again", description=DLQ_REPLAY_DESCRIPTION
+    )
+    replay.add_argument("--dry-run", action="store_true", help="only count, publish nothing")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.set_defaults(run=cmd_dlq_replay)
+    for command in (inspect, replay):
+        command.add_argument(
+            "--topic", action="append", help="a DLQ topic, repeatable (default: both DLQ topics)"
+        )
+        command.add_argument("--stage", help="parse, enrich, index, match-alerts, deliver-alerts")
+        command.add_argument("--reason", metavar="TEXT", help="error type or reason contains it")
+        command.add_argument(
+            "--since", type=dlq_time, metavar="ISO", help="failed at or after (UTC if no zone)"
+        )
+        command.add_argument("--until", type=dlq_time, metavar="ISO", help="failed before")
+
+
+def dlq_time(text: str) -> datetime:
+    from streams.kafka import parse_time
+
+    when = parse_time(text)
+    if when is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time")
+    return when
+
+
+def cmd_dlq_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka import Filters, KafkaConnection, format_summary, read_dlq, summarize
+
+    topics = args.topic or [settings.topic_dlq, settings.topic_alerts_dlq]
+    filters = Filters(args.stage, args.reason, args.since, args.until)
+    letters = read_dlq(KafkaConnection.from_settings(settings), topics)
+    print("\n".join(format_summary(summarize(letters, filters, samples=args.samples), topics)))
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka import (
+        Filters,
+        KafkaConnection,
+        KafkaPublisher,
+        format_replay,
+        read_dlq,
+        replay,
+    )
+    from streams.producers import make_producer
+
+    topics = args.topic or [settings.topic_dlq, settings.topic_alerts_dlq]
+    filters = Filters(args.stage, args.reason, args.since, args.until)
+    letters = read_dlq(KafkaConnection.from_settings(settings), topics)
+    if args.dry_run:
+        report = replay(letters, filters, publish=None, progress=not args.no_progress)
+    else:
+        publisher = KafkaPublisher(make_producer(settings))
+        try:
+            report = replay(letters, filters, publish=publisher, progress=not args.no_progress)
+            publisher.finish()
+        finally:
+            publisher.producer.close()
+    print("\n".join(format_replay(report, dry_run=args.dry_run)))
     return 0
 
 

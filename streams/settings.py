@@ -19,6 +19,8 @@ from streams.errors import ConfigError
 from streams.logs import FORMATS, LEVELS
 
 ENV_PREFIX = "NEWSSTREAM_"
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 PACKAGE_DATA = Path(__file__).parent / "data"
 
 
@@ -33,6 +35,15 @@ class Secret(str):
 class Settings:
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL; the same for every client (worker, CLI).
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # or SCRAM-SHA-256, PLAIN
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: Secret = Secret("")
+    kafka_ssl_cafile: str = ""  # PEM; empty: the system's trusted CAs
+    kafka_ssl_certfile: str = ""  # PEM client certificate (mTLS), with kafka_ssl_keyfile
+    kafka_ssl_keyfile: str = ""
+    kafka_ssl_check_hostname: bool = True
     topic_raw: str = "articles.raw"
     topic_enriched: str = "articles.enriched"
     topic_dlq: str = "articles.dlq"
@@ -51,6 +62,11 @@ class Settings:
     es_password: Secret = Secret("")
     es_api_key: Secret = Secret("")
     es_timeout: float = 30.0
+    es_ca_certs: str = ""  # PEM CA of the cluster (ECK: <name>-es-http-certs-public)
+    es_ssl_fingerprint: str = ""  # or pin the server certificate's SHA-256 instead
+    es_verify_certs: bool = True
+    es_client_cert: str = ""  # PEM client certificate, with es_client_key
+    es_client_key: str = ""
     articles_alias: str = "news-articles"
     alerts_index: str = "news-alerts"
     # Fingerprints of every article seen, so duplicates are found across worker restarts.
@@ -98,6 +114,32 @@ class Settings:
             raise ConfigError(f"NEWSSTREAM_LOG_FORMAT={self.log_format!r}: use one of {FORMATS}")
         if self.stage_stuck_seconds <= 0:
             raise ConfigError("NEWSSTREAM_STAGE_STUCK_SECONDS must be positive")
+        self._check_kafka_security()
+        if bool(self.es_client_cert) != bool(self.es_client_key):
+            raise ConfigError("set both NEWSSTREAM_ES_CLIENT_CERT and NEWSSTREAM_ES_CLIENT_KEY")
+
+    def _check_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol
+        if protocol not in KAFKA_PROTOCOLS:
+            raise ConfigError(
+                f"NEWSSTREAM_KAFKA_SECURITY_PROTOCOL={protocol!r}: use one of {KAFKA_PROTOCOLS}"
+            )
+        if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            raise ConfigError(
+                f"NEWSSTREAM_KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism!r}: "
+                f"use one of {SASL_MECHANISMS}"
+            )
+        if protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ConfigError(
+                f"NEWSSTREAM_KAFKA_SECURITY_PROTOCOL={protocol} needs "
+                "NEWSSTREAM_KAFKA_SASL_USERNAME and NEWSSTREAM_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ConfigError(
+                "set both NEWSSTREAM_KAFKA_SSL_CERTFILE and NEWSSTREAM_KAFKA_SSL_KEYFILE"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

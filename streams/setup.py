@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from elasticsearch import ConnectionError as EsConnectionError
 from kafka import KafkaAdminClient
 
 from streams.elastic import ensure_indices, make_client
-from streams.kafka import ensure_topics
+from streams.elastic.client import status_of, unreachable_reason
+from streams.errors import SinkError
+from streams.kafka import KafkaConnection, ensure_topics
 from streams.settings import Settings
 
 
@@ -22,6 +25,12 @@ def setup_everything(settings: Settings) -> list[str]:
             alerts_index=settings.alerts_index,
             fingerprints_index=settings.fingerprints_index,
         )
+    except SinkError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, EsConnectionError) or status_of(cause) in (401, 403):
+            # The operator's fix is a setting: name it (certificate, credentials, URL).
+            raise SinkError(unreachable_reason(cause, settings)) from cause
+        raise
     finally:
         es.close()
     lines.append(f"elasticsearch: {', '.join(created) or 'templates updated, indices present'}")
@@ -40,7 +49,7 @@ def remove_everything(settings: Settings) -> None:
             es.indices.delete(index=index, ignore_unavailable=True)
     finally:
         es.close()
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**KafkaConnection.from_settings(settings).kafka_python())
     try:
         names = [
             settings.topic_raw,

@@ -22,6 +22,7 @@ from kafka import KafkaConsumer
 from streams.clock import utc_now
 from streams.devtools import localrun
 from streams.elastic import make_client
+from streams.kafka import KafkaConnection
 from streams.producers import to_record
 from streams.settings import Settings
 from streams.setup import setup_everything
@@ -145,7 +146,7 @@ def print_articles(docs: dict[str, Any], fired: dict[str, list[str]]) -> None:
 def print_dead_letters(settings: Settings) -> None:
     consumer = KafkaConsumer(
         settings.topic_dlq,
-        bootstrap_servers=settings.kafka_bootstrap,
+        **KafkaConnection.from_settings(settings).kafka_python(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from elastic_transport import TlsError
 from elasticsearch import ApiError, AsyncElasticsearch, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
@@ -25,7 +26,35 @@ def _client_options(settings: Settings) -> dict[str, Any]:
         options["api_key"] = str(settings.es_api_key)
     elif settings.es_username:
         options["basic_auth"] = (settings.es_username, str(settings.es_password))
+    if settings.es_url.startswith("https:"):
+        options["verify_certs"] = settings.es_verify_certs
+        if settings.es_ca_certs:
+            options["ca_certs"] = settings.es_ca_certs
+        if settings.es_ssl_fingerprint:
+            options["ssl_assert_fingerprint"] = settings.es_ssl_fingerprint
+        if settings.es_client_cert:
+            options["client_cert"] = settings.es_client_cert
+            options["client_key"] = settings.es_client_key
     return options
+
+
+def unreachable_reason(exc: BaseException | None, settings: Settings) -> str:
+    """What to fix when Elasticsearch could not be used at all, named by its setting."""
+    if isinstance(exc, TlsError):
+        return (
+            f"TLS verification of Elasticsearch at {settings.es_url} failed ({exc}): set "
+            "NEWSSTREAM_ES_CA_CERTS to the cluster's CA (ECK: the ca.crt of the secret "
+            "<name>-es-http-certs-public) or NEWSSTREAM_ES_SSL_FINGERPRINT"
+        )
+    if status_of(exc) in _AUTH_STATUS:
+        return (
+            f"Elasticsearch at {settings.es_url} refused our credentials ({status_of(exc)}): "
+            "check NEWSSTREAM_ES_API_KEY or NEWSSTREAM_ES_USERNAME / NEWSSTREAM_ES_PASSWORD"
+        )
+    return (
+        f"cannot reach Elasticsearch at {settings.es_url} ({exc}); is it running? "
+        "Try `make up` or check NEWSSTREAM_ES_URL"
+    )
 
 
 def make_client(settings: Settings) -> Elasticsearch:
@@ -42,7 +71,7 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _AUTH_STATUS = frozenset({401, 403})
 
 
-def status_of(exc: Exception) -> int | None:
+def status_of(exc: BaseException | None) -> int | None:
     return exc.meta.status if isinstance(exc, ApiError) else None
 
 

@@ -9,6 +9,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.errors import StackError
+from streams.kafka.connection import KafkaConnection, diagnose
 from streams.settings import Settings
 
 # Dead-letter topics keep a record long enough for someone to look at it after a holiday.
@@ -36,15 +37,11 @@ def pipeline_topics(settings: Settings) -> list[NewTopic]:
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; return the names created."""
+    connection = KafkaConnection.from_settings(settings)
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap, client_id="newsstream-setup"
-        )
+        admin = KafkaAdminClient(**connection.kafka_python(), client_id="newsstream-setup")
     except KafkaError as exc:
-        raise StackError(
-            f"no Kafka broker at {settings.kafka_bootstrap}; start it (`make up`) "
-            "or set NEWSSTREAM_KAFKA_BOOTSTRAP"
-        ) from exc
+        raise StackError(diagnose(connection)) from exc
     try:
         existing = set(admin.list_topics())
         missing = [t for t in pipeline_topics(settings) if t.name not in existing]

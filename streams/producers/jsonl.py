@@ -22,7 +22,11 @@ from kafka.errors import KafkaError
 from tqdm import tqdm
 
 from streams.errors import InvalidArticle, StackError
+
+# Not through streams.kafka: its dlq tools publish with this module's producer.
+from streams.kafka.connection import KafkaConnection, diagnose
 from streams.messages import dumps, parse_raw_article
+from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +66,11 @@ def read_lines(paths: Iterable[Path | str]) -> Iterator[bytes]:
                     yield line.strip()
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
+def make_producer(settings: Settings) -> KafkaProducer:
+    connection = KafkaConnection.from_settings(settings)
     try:
         return KafkaProducer(
-            bootstrap_servers=bootstrap,
+            **connection.kafka_python(),
             acks="all",
             linger_ms=20,
             compression_type="gzip",
@@ -73,10 +78,7 @@ def make_producer(bootstrap: str) -> KafkaProducer:
             client_id="newsstream-produce",
         )
     except KafkaError as exc:
-        raise StackError(
-            f"no Kafka broker at {bootstrap}; start it (`make up`) "
-            "or set NEWSSTREAM_KAFKA_BOOTSTRAP"
-        ) from exc
+        raise StackError(diagnose(connection)) from exc
 
 
 def produce(

@@ -36,6 +36,7 @@ from elasticsearch import AsyncElasticsearch
 from streams.alerts import AlertDispatcher, RulesHolder
 from streams.elastic import FingerprintStore, bulk_index, make_async_client
 from streams.enrich import Enricher
+from streams.kafka import KafkaConnection
 from streams.settings import Settings
 from streams.worker.agents import FaustProducer, add_agent
 from streams.worker.deliver_alerts import DeliverAlertsStage, send_due_digests
@@ -62,6 +63,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=KafkaConnection.from_settings(settings).faust_credentials(),
         datadir=str(settings.worker_data_dir),
         store="memory://",
         key_serializer="raw",

@@ -24,6 +24,7 @@ from elasticsearch import AsyncElasticsearch
 from faust.web.base import BlueprintManager
 from prometheus_client import generate_latest
 
+from streams.kafka import KafkaConnection
 from streams.settings import Settings
 from streams.worker.telemetry import Health, LagCollector, Metrics
 
@@ -61,7 +62,7 @@ def add_probes(app: faust.App, settings: Settings, es: AsyncElasticsearch, healt
 
     async def kafka_answers() -> bool:
         if "client" not in admin:
-            client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+            client = AIOKafkaAdminClient(**KafkaConnection.from_settings(settings).aiokafka())
             await client.start()
             admin["client"] = client
         await admin["client"].describe_cluster()
