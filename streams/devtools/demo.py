@@ -177,6 +177,7 @@ Search it:
     -H 'Content-Type: application/json' -d '{{"query": {{"query_string": {{"query":
     "topics.label:sanctions AND entities.name:\\"Xi Jinping\\""}}}}}}'
   curl -s '{settings.es_url}/{settings.alerts_index}/_search?pretty'
+The worker's status page: http://127.0.0.1:{settings.worker_web_port}/  (metrics: /metrics)
 The stack, worker ({RUN / "worker.log"}) and receiver keep running. Stop everything with: make down
 """)
 

@@ -86,7 +86,7 @@ def create_app(
     edges = Edges(FaustProducer(app), es, rules, dispatcher, metrics, health)
     add_stages(app, settings, edges, enricher or Enricher.from_settings(settings))
     add_timers(app, settings, edges)
-    add_pages(app, metrics, health)
+    add_pages(app, settings, es, metrics, health)
     add_probes(app, settings, es, health)
     return app
 

@@ -1,5 +1,6 @@
-"""The worker's web port: /metrics, /healthz, /readyz, and nothing of Faust's own.
+"""The worker's web port: /, /metrics, /healthz, /readyz, and nothing of Faust's own.
 
+- ``/``: a status page for people (status_page.py).
 - ``/metrics``: Prometheus text format (telemetry.py), consumer lag read at scrape time.
 - ``/healthz``: liveness. Answering at all proves the event loop runs (the web server
   shares it with the agents); 503 when a stage is stuck past
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Iterator
 from typing import Any
 
@@ -24,8 +26,10 @@ from elasticsearch import AsyncElasticsearch
 from faust.web.base import BlueprintManager
 from prometheus_client import generate_latest
 
+from streams import __version__
 from streams.kafka import KafkaConnection
 from streams.settings import Settings
+from streams.worker.status_page import SAMPLE_SECONDS, STAGES, History, PageData, Sample, render
 from streams.worker.telemetry import Health, LagCollector, Metrics
 
 log = logging.getLogger(__name__)
@@ -35,9 +39,43 @@ PROBE_SECONDS = 5.0
 PROBE_TIMEOUT = 3.0
 
 
-def add_pages(app: faust.App, metrics: Metrics, health: Health) -> None:
+def add_pages(
+    app: faust.App,
+    settings: Settings,
+    es: AsyncElasticsearch,
+    metrics: Metrics,
+    health: Health,
+) -> None:
     app.web.blueprints = BlueprintManager()  # none of Faust's own pages
-    metrics.registry.register(LagCollector(lambda: consumer_offsets(app)))
+    lag = LagCollector(lambda: consumer_offsets(app))
+    metrics.registry.register(lag)
+    history = History()
+
+    @app.timer(interval=SAMPLE_SECONDS)  # type: ignore[untyped-decorator]
+    async def sample() -> None:
+        history.add(
+            Sample(
+                at=time.time(),
+                done={
+                    stage: sample_value(metrics, "newsstream_records_done_total", stage=stage)
+                    for stage in STAGES
+                },
+                lag=sum(value for *_, value in lag_values(app)),
+            )
+        )
+
+    @app.page("/")  # type: ignore[untyped-decorator]
+    async def status(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        page = PageData(
+            history=history,
+            not_ready_because=health.not_ready_because(),
+            stuck_stages=health.stuck_stages(),
+            dead_letters=dead_letter_counts(metrics),
+            alerts=await recent_alerts(es, settings.alerts_index),
+            kibana_url=settings.kibana_url,
+            version=__version__,
+        )
+        return web.html(render(page))
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
@@ -88,6 +126,36 @@ async def answers(check: Awaitable[Any], what: str) -> bool:
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"; logged
         log.warning("readiness: %s does not answer: %r", what, exc)
         return False
+
+
+def sample_value(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def dead_letter_counts(metrics: Metrics) -> dict[tuple[str, str], float]:
+    return {
+        (sample.labels["stage"], sample.labels["reason"]): sample.value
+        for family in metrics.dead_lettered.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
+
+
+async def recent_alerts(es: AsyncElasticsearch, index: str) -> list[dict[str, Any]] | None:
+    """The latest alert records, or None when the index does not answer in time."""
+    try:
+        found = await es.options(request_timeout=PROBE_TIMEOUT).search(
+            index=index, sort=[{"updated_at": "desc"}], size=15
+        )
+    except Exception as exc:  # noqa: BLE001 - the page says so instead of failing
+        log.warning("status page: no alerts from %s: %r", index, exc)
+        return None
+    return [hit["_source"] for hit in found["hits"]["hits"]]
+
+
+def lag_values(app: faust.App) -> Iterator[tuple[str, int, int]]:
+    for topic, partition, highwater, committed in consumer_offsets(app):
+        yield topic, partition, max(0, highwater - committed)
 
 
 def partitions_assigned(app: faust.App) -> bool:

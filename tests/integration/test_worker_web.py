@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,3 +122,50 @@ def test_liveness_and_readiness_follow_elasticsearch(
         assert "Elasticsearch unreachable" in answer["reasons"]
         assert httpx.get(url(settings, "/healthz"), timeout=5).status_code == 200  # not dead
     wait_until(lambda: ready(settings)[0] == 200, timeout=60, what="ready again")
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    """Debian's chromium, installed by the project's script when missing (root + apt)."""
+    found = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "local" / "browser.sh")], capture_output=True, text=True
+    )
+    if found.returncode != 0:
+        pytest.fail(f"no headless browser for the status page: {found.stderr.strip()}")
+    return found.stdout.strip().splitlines()[-1]
+
+
+def chromium(browser: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_status_page_in_a_real_browser(
+    indexed: dict[str, Any], settings: Settings, browser: str, tmp_path: Path
+) -> None:
+    wait_until(  # the page lists alert records: wait for the seed's
+        lambda: value(scrape(settings), "newsstream_alerts_total", status="sent") >= 1,
+        timeout=60,
+        what="a sent alert",
+    )
+    page = url(settings, "/")
+    dom = chromium(browser, "--dump-dom", page).stdout
+    assert "<h1>newsstream worker" in dom
+    for stage in ("enrich", "index", "match-alerts", "deliver-alerts"):
+        assert f"<td>{stage}</td>" in dom
+    dead_letters = dom[dom.index('id="dead-letters"') : dom.index('id="alerts"')]
+    assert "<td>parse</td><td>InvalidArticle</td>" in dead_letters
+    alerts = dom[dom.index('id="alerts"') :]
+    assert "Sanctions news" in alerts and "/app/discover#/" in alerts
+    shot = tmp_path / "status.png"
+    chromium(browser, f"--screenshot={shot}", "--window-size=1280,1100", page)
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1280, 1100)
+    (ROOT / ".stack").mkdir(exist_ok=True)
+    (ROOT / ".stack" / "status-page.png").write_bytes(png)  # kept for a person to look at
