@@ -95,6 +95,16 @@ class Settings:
     webhook_timeout: float = 5.0
     webhook_max_attempts: int = 5
     kibana_url: str = "http://127.0.0.1:5601"
+    # Sources: `newsstream poll` (feeds) and `newsstream api` (HTTP push).
+    feeds_path: str = ""  # the feeds YAML; empty: no feeds
+    # The poller's state (validators, ids seen per feed): a compacted topic, not a local file,
+    # so a rescheduled pod carries on where the last one stopped.
+    topic_poller_state: str = "newsstream.poller-state"
+    feeds_fetch_pages: bool = False  # also fetch each new item's page (html for the worker)
+    api_host: str = "0.0.0.0"
+    api_port: int = 8088
+    api_tokens: Secret = Secret("")  # bearer tokens, comma-separated; empty: refuse every push
+    api_max_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
     # text: for people; json: one object a line, for log pipelines (streams.logs).
     log_format: str = "text"
@@ -172,6 +182,7 @@ class Settings:
             articles_alias=f"{prefix}-news-articles",
             alerts_index=f"{prefix}-news-alerts",
             fingerprints_index=f"{prefix}-news-fingerprints",
+            topic_poller_state=f"{prefix}.poller-state",
             **changes,
         )
 
