@@ -58,8 +58,9 @@ class RetryPolicy:
         return self.max_attempts is not None and attempt >= self.max_attempts
 
 
-def transient_wait(exc: BaseException) -> float | None:
-    """The least wait before trying again if ``exc`` is transient; None if it is not."""
+def transient_wait(exc: BaseException | None) -> float | None:
+    """The least wait before trying again if ``exc`` is transient; None if it is not (or
+    there is no error)."""
     return exc.retry_after if isinstance(exc, TransientError) else None
 
 

@@ -2,7 +2,9 @@
 
 Enrichment (CPU-bound, no I/O) runs in a thread so heartbeats and the other stages keep
 running; the duplicate look-up against the shared fingerprint store follows, here, one
-article after another so copies within one batch find each other.
+article after another so copies within one batch find each other. An article whose
+look-up or publication must be tried again keeps its enrichment until then: waiting out
+an Elasticsearch outage costs no CPU.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
@@ -18,6 +20,7 @@ from streams.clock import utc_now
 from streams.enrich import Enriched, Fingerprint
 from streams.errors import EnrichmentError, NewsstreamError
 from streams.messages import EnrichedArticle, RawArticle, dumps, parse_raw_article
+from streams.retry import transient_wait
 from streams.worker.produce import Output, Producer, publish
 
 
@@ -40,16 +43,36 @@ class EnrichStage:
     executor: Executor
     name: str = "enrich"
     decode_stage: str = "parse"
+    # Enriched articles whose records wait for a retry (at most a batch of them).
+    retained: dict[RawArticle, Enriched] = field(default_factory=dict)
 
     def decode(self, value: bytes) -> RawArticle:
         return parse_raw_article(value)
 
     async def handle(self, values: Sequence[RawArticle]) -> list[Exception | None]:
-        enrich = partial(self.enricher.enrich_batch, values, ingested_at=utc_now())
-        results = await asyncio.get_running_loop().run_in_executor(self.executor, enrich)
+        results = await self._enriched(values)
         articles = [await self._deduplicated(result) for result in results]
         sent = await publish(self.producer, [self._outputs(a) for a in articles])
-        return [a if isinstance(a, Exception) else s for a, s in zip(articles, sent, strict=True)]
+        outcomes = [
+            a if isinstance(a, Exception) else s for a, s in zip(articles, sent, strict=True)
+        ]
+        for raw, result, outcome in zip(values, results, outcomes, strict=True):
+            if isinstance(result, Enriched) and transient_wait(outcome) is not None:
+                self.retained[raw] = result
+        return outcomes
+
+    async def _enriched(self, values: Sequence[RawArticle]) -> list[Enriched | EnrichmentError]:
+        kept = {raw: self.retained.pop(raw) for raw in values if raw in self.retained}
+        todo = [raw for raw in values if raw not in kept]
+        fresh: Sequence[Enriched | EnrichmentError] = []
+        if todo:
+            enrich = partial(self.enricher.enrich_batch, todo, ingested_at=utc_now())
+            fresh = await asyncio.get_running_loop().run_in_executor(self.executor, enrich)
+        by_raw: dict[RawArticle, Enriched | EnrichmentError] = {
+            **dict(zip(todo, fresh, strict=True)),
+            **kept,
+        }
+        return [by_raw[raw] for raw in values]
 
     async def _deduplicated(
         self, result: Enriched | EnrichmentError

@@ -113,7 +113,7 @@ class Runner(Generic[T]):
         again: list[_Record[T]] = []
         wait, reason = 0.0, None
         for record, outcome in zip(records, outcomes, strict=True):
-            hint = None if outcome is None else transient_wait(outcome)
+            hint = transient_wait(outcome)
             if outcome is None:
                 self.telemetry.done()
                 self.limit.record(failed=False)

@@ -314,3 +314,31 @@ def test_failed_digests_are_dead_lettered_with_every_alert_they_held() -> None:
     [letter] = [s.json() for s in producer.on("alerts.dlq")]
     assert letter["source_topic"] == "alerts" and letter["source_offset"] == -1
     assert "digest not delivered" in letter["reason"]
+
+
+@dataclass
+class CountingEnricher(FakeEnricher):
+    enriched: list[str] = field(default_factory=list)
+
+    def enrich_batch(
+        self, raws: Sequence[RawArticle], *, ingested_at: str
+    ) -> list[Enriched | EnrichmentError]:
+        self.enriched.extend(r.id for r in raws)
+        return super().enrich_batch(raws, ingested_at=ingested_at)
+
+
+def test_waiting_out_the_fingerprint_store_does_not_enrich_again() -> None:
+    enricher = CountingEnricher()
+    producer = FakeProducer()
+    stage = EnrichStage(
+        enricher=enricher,
+        fingerprints=FakeFingerprints(busy=2),
+        producer=producer,
+        output_topic="enriched",
+        executor=ThreadPoolExecutor(1),
+    )
+    harness = Harness(stage, producer=producer)
+    harness.run(raw_line("a"), raw_line("b", "other words " * 20))
+    assert sorted(s.json()["id"] for s in producer.on("enriched")) == ["a", "b"]
+    assert sorted(enricher.enriched) == ["a", "b"]  # once each, despite two retries
+    assert stage.retained == {}
