@@ -9,12 +9,9 @@ import pytest
 
 from streams.errors import InvalidArticle, InvalidRecord
 from streams.messages import (
-    Alert,
-    DeadLetter,
     EnrichedArticle,
     Entity,
     ScoredLabel,
-    ScreeningHit,
     TopicMatch,
     alert_from_json,
     dead_letter_from_json,
@@ -24,6 +21,8 @@ from streams.messages import (
     parse_raw_article,
 )
 from streams.messages.codec import article_id, canonical_url
+
+from .messages_examples import a_dead_letter, an_alert, an_enriched_article
 
 
 def test_canonical_url_drops_tracking_fragment_and_case() -> None:
@@ -95,60 +94,11 @@ def test_enriched_record_missing_fields_is_invalid() -> None:
         enriched_from_json(b'{"id": "1"}')
 
 
-def enriched() -> EnrichedArticle:
-    return EnrichedArticle(
-        id="1",
-        url="https://example.com/a",
-        title="t",
-        body="Xi met Putin",
-        language="en",
-        source="wire",
-        published_at="2026-01-01T00:00:00Z",
-        ingested_at="2026-01-01T00:00:01Z",
-        entities=[Entity("Xi Jinping", "PERSON", [(0, 2)], 1)],
-        categories=[ScoredLabel("politics", 0.9)],
-        topics=[TopicMatch("diplomacy", 0.5, ["met"])],
-        keywords=["putin"],
-        countries=["CN"],
-        author="A",
-        dateline="BEIJING",
-        duplicate_of="0",
-        content_hash="ab",
-        screening=[ScreeningHit("Xi Jinping", "ofac", "7", "XI", ["CN-EO"], 0.9)],
-    )
-
-
-ALERT = Alert(
-    alert_id="a1",
-    rule_id="r",
-    rule_name="Rule",
-    article_id="1",
-    article_title="t",
-    article_url=None,
-    evidence=["x"],
-    created_at="2026-01-01T00:00:02Z",
-    targets=["default"],
-    article_source="wire",
-)
-LETTER = DeadLetter(
-    reason="bad",
-    error_type="InvalidArticle",
-    stage="parse",
-    source_topic="articles.raw",
-    source_partition=1,
-    source_offset=2,
-    original="e30=",
-    failed_at="2026-01-01T00:00:03Z",
-    original_truncated=True,
-    original_size=3,
-)
-
-
 def test_every_message_round_trips_through_json_bytes_and_dicts() -> None:
     for message, decode in (
-        (enriched(), enriched_from_json),
-        (ALERT, alert_from_json),
-        (LETTER, dead_letter_from_json),
+        (an_enriched_article(), enriched_from_json),
+        (an_alert(), alert_from_json),
+        (a_dead_letter(), dead_letter_from_json),
     ):
         assert decode(dumps(message)) == message
         assert decode(orjson.loads(dumps(message))) == message
@@ -216,18 +166,20 @@ def test_articles_are_invalid_articles_and_other_records_invalid_records() -> No
 def test_an_enriched_record_error_names_the_field_and_what_was_expected(
     change: dict[str, Any], reason: str
 ) -> None:
-    record = {**orjson.loads(dumps(enriched())), **change}
+    record = {**orjson.loads(dumps(an_enriched_article())), **change}
     with pytest.raises(InvalidArticle, match=re.escape(f"does not match the schema: {reason}")):
         enriched_from_json(record)
 
 
 def test_alert_and_dead_letter_errors_name_the_field() -> None:
     with pytest.raises(InvalidRecord, match="missing required field 'targets'"):
-        alert_from_json({k: v for k, v in orjson.loads(dumps(ALERT)).items() if k != "targets"})
+        alert_from_json(
+            {k: v for k, v in orjson.loads(dumps(an_alert())).items() if k != "targets"}
+        )
     with pytest.raises(InvalidRecord, match="'source_offset' must be an integer, got string"):
-        dead_letter_from_json({**orjson.loads(dumps(LETTER)), "source_offset": "2"})
+        dead_letter_from_json({**orjson.loads(dumps(a_dead_letter())), "source_offset": "2"})
     with pytest.raises(InvalidRecord, match="'original_truncated' must be a boolean, got integer"):
-        dead_letter_from_json({**orjson.loads(dumps(LETTER)), "original_truncated": 1})
+        dead_letter_from_json({**orjson.loads(dumps(a_dead_letter())), "original_truncated": 1})
 
 
 def test_raw_article_ignores_unknown_fields_and_strips_the_title() -> None:

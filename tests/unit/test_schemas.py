@@ -11,17 +11,12 @@ from jsonschema import Draft202012Validator
 
 from streams.errors import InvalidArticle
 from streams.messages import (
-    Alert,
-    DeadLetter,
-    EnrichedArticle,
-    Entity,
-    ScoredLabel,
-    ScreeningHit,
-    TopicMatch,
     dumps,
     parse_raw_article,
 )
 from streams.messages.schema import MESSAGES, SCHEMA_DIR, generated, main
+
+from .messages_examples import a_dead_letter, an_alert, an_enriched_article
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -111,55 +106,15 @@ def test_the_raw_schema_accepts_what_the_gate_accepts(record: dict[str, Any]) ->
     assert (errors("raw_article", record) == []) is accepted
 
 
-def enriched() -> EnrichedArticle:
-    return EnrichedArticle(
-        id="5d41402abc4b2a76b9719d911017c592",
-        url="https://news.example.com/a",
-        title="EU sanctions tankers",
-        body="Brussels sanctioned Orlantis Maritime, Xi said.",
-        language="en",
-        source="meridianwire",
-        published_at="2026-01-13T16:00:00Z",
-        ingested_at="2026-01-13T16:00:01.123456+00:00",
-        entities=[Entity("Orlantis Maritime", "ORG", [(20, 37)], 1)],
-        categories=[ScoredLabel("politics", 0.9)],
-        topics=[TopicMatch("sanctions", 0.82, ["sanctioned"])],
-        keywords=["sanctions"],
-        countries=["BE"],
-        author="A. Writer",
-        duplicate_of=None,
-        content_hash="ab" * 16,
-        screening=[ScreeningHit("Orlantis Maritime", "ofac", "1", "ORLANTIS", ["RUSSIA"], 0.91)],
-    )
-
-
 def test_an_enriched_article_follows_its_schema() -> None:
-    assert errors("enriched_article", json.loads(dumps(enriched()))) == []
-    assert errors("enriched_article", {**json.loads(dumps(enriched())), "countries": ["be"]})
+    assert errors("enriched_article", json.loads(dumps(an_enriched_article()))) == []
+    assert errors(
+        "enriched_article", {**json.loads(dumps(an_enriched_article())), "countries": ["be"]}
+    )
 
 
 def test_an_alert_and_a_dead_letter_follow_their_schemas() -> None:
-    alert = Alert(
-        alert_id="9f2c" * 8,
-        rule_id="sanctions-watch",
-        rule_name="Sanctions news",
-        article_id="5d41402abc4b2a76b9719d911017c592",
-        article_title="EU sanctions tankers",
-        article_url=None,
-        evidence=["topic sanctions (score 0.82)"],
-        created_at="2026-01-13T16:00:02Z",
-        targets=["default"],
-    )
-    letter = DeadLetter(
-        reason="article has neither 'text' nor 'html'",
-        error_type="InvalidArticle",
-        stage="parse",
-        source_topic="articles.raw",
-        source_partition=0,
-        source_offset=12,
-        original="e30=",
-        failed_at="2026-01-13T16:00:03Z",
-    )
+    alert, letter = an_alert(), a_dead_letter()
     assert errors("alert", json.loads(dumps(alert))) == []
     assert errors("dead_letter", json.loads(dumps(letter))) == []
     assert errors("dead_letter", {**json.loads(dumps(letter)), "stage": "elsewhere"})
