@@ -12,6 +12,7 @@ from streams.errors import StackError
 from streams.kafka.connection import KafkaConnection, diagnose
 from streams.settings import Settings
 
+_BOOTSTRAP_TIMEOUT_MS = 10_000
 # Dead-letter topics keep a record long enough for someone to look at it after a holiday.
 _DLQ_RETENTION_MS = str(30 * 24 * 3600 * 1000)
 
@@ -32,6 +33,13 @@ def pipeline_topics(settings: Settings) -> list[NewTopic]:
         topic(settings.topic_alerts),
         topic(settings.topic_dlq, dlq=True),
         topic(settings.topic_alerts_dlq, dlq=True),
+        # `newsstream poll`'s state: the latest record per feed URL is all it reads back.
+        NewTopic(
+            name=settings.topic_poller_state,
+            num_partitions=1,
+            replication_factor=settings.topic_replication,
+            topic_configs={"cleanup.policy": "compact"},
+        ),
     ]
 
 
@@ -39,7 +47,13 @@ def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; return the names created."""
     connection = KafkaConnection.from_settings(settings)
     try:
-        admin = KafkaAdminClient(**connection.kafka_python(), client_id="newsstream-setup")
+        admin = KafkaAdminClient(
+            **connection.kafka_python(),
+            client_id="newsstream-setup",
+            # Set-up runs first in every worker: a wrong address, certificate or password
+            # should stop it with a reason in seconds, not after the client's 30 s default.
+            bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS,
+        )
     except KafkaError as exc:
         raise StackError(diagnose(connection)) from exc
     try:

