@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--no-progress", action="store_true", help="no progress bar")
     produce.set_defaults(run=cmd_produce)
 
+    poll = commands.add_parser("poll", help="poll RSS/Atom feeds onto the raw topic")
+    poll.add_argument("--once", action="store_true", help="poll every feed once, then exit")
+    poll.add_argument(
+        "--feeds", type=Path, metavar="FILE", help="the feeds YAML (default: NEWSSTREAM_FEEDS_PATH)"
+    )
+    poll.set_defaults(run=cmd_poll)
+
     worker = commands.add_parser("worker", help="run the Faust worker (enrich, index, alert)")
     worker.add_argument("--loglevel", default=None, help="override NEWSSTREAM_LOG_LEVEL")
     worker.set_defaults(run=cmd_worker)
@@ -93,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     rules_test.set_defaults(run=cmd_rules_test)
 
     add_dlq_commands(commands)
+
+    api = commands.add_parser(
+        "api", help="serve HTTP push of articles onto the raw topic (POST /v1/articles)"
+    )
+    api.set_defaults(run=cmd_api)
 
     receiver = commands.add_parser(
         "receiver", help="run a small webhook receiver on loopback that prints what it gets"
@@ -130,6 +142,31 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"published {report.sent} records to {topic} ({report.invalid} invalid, sent for the DLQ)"
     )
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka import ensure_topics
+    from streams.producers import (
+        FeedsHolder,
+        format_summary,
+        open_poller,
+        poll_once,
+        run_poller,
+        stop_on_signals,
+    )
+
+    path = args.feeds or settings.feeds_path
+    if not path:
+        raise ConfigError("no feeds file: set NEWSSTREAM_FEEDS_PATH or pass --feeds FILE")
+    feeds = FeedsHolder.load(Path(path), environ=os.environ)
+    ensure_topics(settings)
+    with open_poller(settings) as poller:
+        if args.once:
+            reports = poll_once(poller, feeds.current)
+            print("\n".join(format_summary(reports)))
+            return EXIT_FAILED if any(r.error for r in reports) else 0
+        run_poller(poller, feeds, stop=stop_on_signals())  # until SIGTERM/SIGINT
     return 0
 
 
@@ -293,6 +330,13 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             publisher.producer.close()
     print("\n".join(format_replay(report, dry_run=args.dry_run)))
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.producers import run_api
+
+    run_api(settings)  # until SIGINT/SIGTERM
     return 0
 
 

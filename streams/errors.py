@@ -16,6 +16,7 @@ newsstream's failures from a library's::
     │   └── BrokerUnavailable  Kafka: no leader, a timeout, a lost connection
     ├── SinkError              Elasticsearch refused a request (SinkBackpressure is one too)
     ├── DeliveryError          a webhook delivery failed (retryable or not)
+    ├── FeedError              a feed could not be fetched or read; the poller backs off
     └── StackError             the local Kafka/Elasticsearch stack could not be started
 
 Library exceptions are wrapped at the edge with ``raise ... from exc``.
@@ -83,6 +84,18 @@ class DeliveryError(NewsstreamError):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status_code = status_code
+
+
+class FeedError(NewsstreamError):
+    """A feed could not be fetched or read (HTTP error, timeout, too large, malformed).
+
+    The poller backs the feed off and tries again; ``retry_after`` is the least wait the
+    server asked for (429/503 Retry-After), 0.0 when it did not say.
+    """
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StackError(NewsstreamError):

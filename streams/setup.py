@@ -57,6 +57,7 @@ def remove_everything(settings: Settings) -> None:
             settings.topic_dlq,
             settings.topic_alerts,
             settings.topic_alerts_dlq,
+            settings.topic_poller_state,
         ]
         existing = set(admin.list_topics())
         admin.delete_topics([name for name in names if name in existing])

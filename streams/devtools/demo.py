@@ -21,6 +21,7 @@ from kafka import KafkaConsumer
 
 from streams.clock import utc_now
 from streams.devtools import localrun
+from streams.devtools.feedserver import fixture_article_ids, start_fixture_feeds
 from streams.elastic import make_client
 from streams.kafka import KafkaConnection
 from streams.producers import to_record
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 RUN = ROOT / ".stack" / "run"
 RECEIVER_PORT = 8787
+FEED_PORT = 8788
 SAMPLE_FILES = ("seed_article.jsonl", "articles.jsonl", "malformed.jsonl")
 
 
@@ -53,15 +55,33 @@ def main() -> int:
             env=env,
             check=True,
         )
-    ids = valid_ids()
+    feed_ids = poll_fixture_feeds(env)
     es = make_client(settings)
-    docs = wait_for_docs(es, settings, ids, since=started)
+    docs = wait_for_docs(es, settings, valid_ids(), since=started, what="sample articles")
+    # An earlier demo already published the feed items (the poller remembers them): wait
+    # for them to be there, not for them to be new.
+    docs |= wait_for_docs(es, settings, feed_ids, since="", what="feed items")
     time.sleep(3)  # alerts are delivered just after indexing
     print_articles(docs, fired_alerts(es, settings, list(docs)))
     print_dead_letters(settings)
     print_receiver_log()
     print_next_steps(settings)
     return 0
+
+
+def poll_fixture_feeds(env: dict[str, str]) -> list[str]:
+    """Serve the committed feed fixtures on loopback and poll them once."""
+    feeds_file = RUN / "feeds.yaml"
+    server = start_fixture_feeds(feeds_file, port=FEED_PORT)  # fixed: an item's id has it
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "streams.cli", "poll", "--once", "--feeds", str(feeds_file)],
+            env=env,
+            check=True,
+        )
+        return fixture_article_ids(server)
+    finally:
+        server.stop()
 
 
 def start_background(name: str, args: list[str], env: dict[str, str], *, ready: bytes) -> None:
@@ -92,7 +112,7 @@ def valid_ids() -> list[str]:
 
 
 def wait_for_docs(
-    es: Elasticsearch, settings: Settings, ids: list[str], *, since: str
+    es: Elasticsearch, settings: Settings, ids: list[str], *, since: str, what: str
 ) -> dict[str, Any]:
     """The documents of ``ids`` once each was (re-)indexed by this run."""
     deadline = time.monotonic() + 300
@@ -105,11 +125,11 @@ def wait_for_docs(
             if d.get("found") and d["_source"]["ingested_at"] >= since
         }
         if len(docs) == len(ids):
-            print(f"\nall {len(ids)} sample articles are indexed in {settings.articles_alias}\n")
+            print(f"\nall {len(ids)} {what} are indexed in {settings.articles_alias}\n")
             return docs
         if time.monotonic() > deadline:
             raise SystemExit(
-                f"only {len(docs)} of {len(ids)} articles indexed after 300s; "
+                f"only {len(docs)} of {len(ids)} {what} indexed after 300s; "
                 f"see {RUN / 'worker.log'}"
             )
         time.sleep(1)

@@ -1,0 +1,162 @@
+"""The poller's memory: per feed, its HTTP validators and the ids of the items published.
+
+Kept in the compacted topic ``settings.topic_poller_state`` (key = feed URL, value = the
+JSON of ``FeedState``), not in a local file, so a rescheduled poller carries on where the
+last one stopped: ``read_states`` consumes the topic from the beginning to its end at
+start-up, and the poller writes a feed's state after the broker acknowledged the articles
+it records. Compaction keeps the latest state per feed; a tombstone (null value) forgets a
+feed. The seen ids are bounded (the newest ``SEEN_LIMIT``): an item older than that which
+comes back is published again, and its deterministic id makes that an overwrite downstream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from streams.errors import InvalidRecord, StackError
+from streams.kafka.connection import KafkaConnection, diagnose
+
+SEEN_LIMIT = 1000
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    seen: tuple[str, ...] = ()  # article ids, oldest first
+
+    def recorded(
+        self,
+        ids: Iterable[str],
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        limit: int = SEEN_LIMIT,
+    ) -> FeedState:
+        """This state after ``ids`` were published from a response with these validators."""
+        known = set(self.seen)
+        fresh = [i for i in dict.fromkeys(ids) if i not in known]
+        seen = (*self.seen, *fresh)[-limit:] if limit > 0 else ()
+        return replace(self, etag=etag, last_modified=last_modified, seen=seen)
+
+
+def encode_state(state: FeedState) -> bytes:
+    return orjson.dumps(
+        {
+            "version": _VERSION,
+            "url": state.url,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+            "seen": list(state.seen),
+        }
+    )
+
+
+def decode_state(key: bytes | str, value: bytes) -> FeedState:
+    """The state stored under ``key``; InvalidRecord when the value is not one."""
+    url = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+    try:
+        data: Any = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRecord(f"poller state for {url} is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("version") != _VERSION:
+        raise InvalidRecord(f"poller state for {url} is not a version {_VERSION} state")
+    seen, etag, modified = data.get("seen"), data.get("etag"), data.get("last_modified")
+    if not isinstance(seen, list) or not all(isinstance(i, str) for i in seen):
+        raise InvalidRecord(f"poller state for {url}: 'seen' is not a list of ids")
+    if not all(v is None or isinstance(v, str) for v in (etag, modified)):
+        raise InvalidRecord(f"poller state for {url}: validators are not strings")
+    return FeedState(url=url, etag=etag, last_modified=modified, seen=tuple(seen))
+
+
+# --- Kafka at the edge ----------------------------------------------------------------------
+
+
+def read_states(
+    connection: KafkaConnection, topic: str, *, idle_timeout: float = 30.0
+) -> tuple[dict[str, FeedState], list[str]]:
+    """Every feed's latest state, read from the beginning of ``topic`` to its end offsets.
+
+    Returns the states and the problems met (a record that is not a state is skipped: its
+    feed starts afresh, which re-publishes nothing the worker has not seen as the same id).
+    """
+    try:
+        consumer = KafkaConsumer(
+            **connection.kafka_python(),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="newsstream-poll",
+        )
+    except KafkaError as exc:
+        raise StackError(diagnose(connection)) from exc
+    states: dict[str, FeedState] = {}
+    problems: list[str] = []
+    try:
+        for key, value in _records(consumer, topic, idle_timeout):
+            url = key.decode("utf-8", "replace")
+            if value is None:
+                states.pop(url, None)
+                continue
+            try:
+                states[url] = decode_state(url, value)
+            except InvalidRecord as exc:
+                states.pop(url, None)
+                problems.append(str(exc))
+    except KafkaError as exc:
+        raise StackError(f"could not read the poller state from {topic}: {exc}") from exc
+    finally:
+        consumer.close()
+    return states, problems
+
+
+def _records(
+    consumer: Any, topic: str, idle_timeout: float
+) -> Iterable[tuple[bytes, bytes | None]]:
+    ids = consumer.partitions_for_topic(topic)
+    if not ids:
+        raise StackError(f"topic {topic!r} does not exist; run `newsstream setup`")
+    partitions = [TopicPartition(topic, p) for p in sorted(ids)]
+    consumer.assign(partitions)
+    ends = consumer.end_offsets(partitions)
+    consumer.seek_to_beginning(*partitions)
+    pending = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+    deadline = time.monotonic() + idle_timeout
+    while pending:
+        batch = consumer.poll(timeout_ms=500)
+        for tp, records in batch.items():
+            yield from ((r.key, r.value) for r in records if r.offset < ends[tp] and r.key)
+        if batch:
+            deadline = time.monotonic() + idle_timeout
+        pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
+        if pending and time.monotonic() > deadline:
+            raise StackError(f"no record from {topic} for {idle_timeout:.0f}s before its end")
+
+
+@dataclass
+class KafkaStateStore:
+    """Writes a feed's state to the compacted topic and waits for the broker's ack."""
+
+    producer: KafkaProducer
+    topic: str
+
+    def save(self, state: FeedState) -> None:
+        try:
+            future = self.producer.send(
+                self.topic, key=state.url.encode(), value=encode_state(state)
+            )
+            self.producer.flush()
+            future.get(timeout=30)
+        except KafkaError as exc:
+            raise StackError(
+                f"Kafka did not accept the poller state for {state.url}: {exc}"
+            ) from exc
