@@ -113,6 +113,13 @@ class EnrichedArticle:
     ] = None
     content_hash: str | None = None
     screening: list[ScreeningHit] = field(default_factory=list)
+    received_at: Annotated[
+        _DateTime | None,
+        Meta(
+            description="When the raw record reached Kafka (its timestamp); the start of "
+            "the ingest latency. None from the offline `newsstream enrich`."
+        ),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)

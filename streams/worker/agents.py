@@ -76,4 +76,11 @@ async def ack(stream: faust.StreamT[bytes], events: Sequence[EventT[bytes]]) -> 
 
 def origin_of(event: EventT[bytes]) -> Origin:
     message = event.message
-    return Origin(message.topic, message.partition, message.offset, message.key, message.value)
+    return Origin(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        message.timestamp,
+    )

@@ -28,8 +28,8 @@ class DeliverAlertsStage:
     name: str = "deliver-alerts"
     decode_stage: str = "deliver-alerts"
 
-    def decode(self, value: bytes) -> Alert:
-        return alert_from_json(value)
+    def decode(self, record: Origin) -> Alert:
+        return alert_from_json(record.value or b"")
 
     async def handle(self, values: Sequence[Alert]) -> list[Exception | None]:
         return [await self._deliver(alert) for alert in values]

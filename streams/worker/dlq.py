@@ -34,6 +34,7 @@ class Origin:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: float | None = None  # the record's Kafka timestamp, seconds since the epoch
 
 
 # Kafka refuses records over 1 MB by default; base64 adds a third. Larger originals are

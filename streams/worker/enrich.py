@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
 
@@ -21,7 +22,23 @@ from streams.enrich import Enriched, Fingerprint
 from streams.errors import EnrichmentError, NewsstreamError
 from streams.messages import EnrichedArticle, RawArticle, dumps, parse_raw_article
 from streams.retry import transient_wait
+from streams.worker.dlq import Origin
 from streams.worker.produce import Output, Producer, publish
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A raw article and when its record reached Kafka."""
+
+    raw: RawArticle
+    received_at: str | None
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class BatchEnricher(Protocol):
@@ -46,19 +63,22 @@ class EnrichStage:
     # Enriched articles whose records wait for a retry (at most a batch of them).
     retained: dict[RawArticle, Enriched] = field(default_factory=dict)
 
-    def decode(self, value: bytes) -> RawArticle:
-        return parse_raw_article(value)
+    def decode(self, record: Origin) -> Received:
+        return Received(parse_raw_article(record.value or b""), iso_time(record.timestamp))
 
-    async def handle(self, values: Sequence[RawArticle]) -> list[Exception | None]:
-        results = await self._enriched(values)
-        articles = [await self._deduplicated(result) for result in results]
+    async def handle(self, values: Sequence[Received]) -> list[Exception | None]:
+        results = await self._enriched([value.raw for value in values])
+        articles = [
+            await self._deduplicated(result, value.received_at)
+            for result, value in zip(results, values, strict=True)
+        ]
         sent = await publish(self.producer, [self._outputs(a) for a in articles])
         outcomes = [
             a if isinstance(a, Exception) else s for a, s in zip(articles, sent, strict=True)
         ]
-        for raw, result, outcome in zip(values, results, outcomes, strict=True):
+        for value, result, outcome in zip(values, results, outcomes, strict=True):
             if isinstance(result, Enriched) and transient_wait(outcome) is not None:
-                self.retained[raw] = result
+                self.retained[value.raw] = result
         return outcomes
 
     async def _enriched(self, values: Sequence[RawArticle]) -> list[Enriched | EnrichmentError]:
@@ -75,7 +95,7 @@ class EnrichStage:
         return [by_raw[raw] for raw in values]
 
     async def _deduplicated(
-        self, result: Enriched | EnrichmentError
+        self, result: Enriched | EnrichmentError, received_at: str | None
     ) -> EnrichedArticle | NewsstreamError:
         if isinstance(result, EnrichmentError):
             return result
@@ -83,7 +103,7 @@ class EnrichStage:
             original = await self.fingerprints.first_seen(result.article.id, result.fingerprint)
         except NewsstreamError as exc:  # busy store (retry) or an id it refuses (DLQ)
             return exc
-        return result.duplicate_of(original)
+        return replace(result.duplicate_of(original), received_at=received_at)
 
     def _outputs(self, article: EnrichedArticle | Exception) -> list[Output]:
         if isinstance(article, Exception):

@@ -16,6 +16,7 @@ from typing import Any
 from streams.elastic import BulkOutcome
 from streams.errors import RecordRejected, SinkBackpressure
 from streams.messages import EnrichedArticle, enriched_from_json
+from streams.worker.dlq import Origin
 from streams.worker.telemetry import Metrics
 
 Bulk = Callable[[Sequence[tuple[str, Any]]], Awaitable[BulkOutcome]]
@@ -28,8 +29,8 @@ class IndexStage:
     name: str = "index"
     decode_stage: str = "index"
 
-    def decode(self, value: bytes) -> EnrichedArticle:
-        return enriched_from_json(value)
+    def decode(self, record: Origin) -> EnrichedArticle:
+        return enriched_from_json(record.value or b"")
 
     async def handle(self, values: Sequence[EnrichedArticle]) -> list[Exception | None]:
         latest = {article.id: article for article in values}
@@ -51,7 +52,8 @@ class IndexStage:
         now = time.time()
         for article_id in outcome.indexed:
             article = sent.get(article_id)
-            started_at = epoch(article.ingested_at) if article is not None else None
+            # From Kafka's receipt of the raw record; older records only know their enrichment.
+            started_at = epoch(article.received_at or article.ingested_at) if article else None
             if started_at is not None:
                 self.metrics.ingest_latency.observe(max(0.0, now - started_at))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from streams.alerts import ArticleContext, RulesHolder, alerts_for
 from streams.clock import utc_now
 from streams.messages import dumps, enriched_from_json, loads
+from streams.worker.dlq import Origin
 from streams.worker.produce import Output, Producer, publish
 
 
@@ -19,11 +20,11 @@ class MatchAlertsStage:
     name: str = "match-alerts"
     decode_stage: str = "match-alerts"
 
-    def decode(self, value: bytes) -> ArticleContext:
+    def decode(self, record: Origin) -> ArticleContext:
         # The record's JSON is the document Elasticsearch indexes: query-string rules
         # read it as it is instead of encoding the article again.
-        record = loads(value)
-        return ArticleContext(enriched_from_json(record), doc=record)
+        document = loads(record.value or b"")
+        return ArticleContext(enriched_from_json(document), doc=document)
 
     async def handle(self, values: Sequence[ArticleContext]) -> list[Exception | None]:
         now, rules = utc_now(), self.rules.current

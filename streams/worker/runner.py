@@ -47,7 +47,8 @@ class Stage(Protocol[T]):
     def decode_stage(self) -> str:
         """The stage named in dead letters of undecodable records."""
 
-    def decode(self, value: bytes) -> T: ...
+    def decode(self, record: Origin) -> T:
+        """The record's value as the stage's input (its key and timestamp at hand)."""
 
     async def handle(self, values: Sequence[T]) -> Sequence[Exception | None]: ...
 
@@ -126,7 +127,7 @@ class Runner(Generic[T]):
 
     async def _decode(self, origin: Origin) -> _Record[T] | None:
         try:
-            return _Record(origin, self.stage.decode(origin.value or b""))
+            return _Record(origin, self.stage.decode(origin))
         except Exception as exc:  # noqa: BLE001 - garbage bytes (or a decoder bug): DLQ
             await self._dead_letter(origin, exc, self.stage.decode_stage)
             return None

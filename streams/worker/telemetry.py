@@ -78,8 +78,8 @@ class Metrics:
         )
         self.ingest_latency = Histogram(
             "newsstream_ingest_latency_seconds",
-            "From the start of an article's enrichment to Elasticsearch accepting it "
-            "(searchable after the next refresh, 1 s by default).",
+            "From the raw record's Kafka timestamp (when it was published) to Elasticsearch "
+            "accepting the article (searchable after the next refresh, 1 s by default).",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -21,6 +21,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes | None
+    timestamp: float | None = None
 
 
 @dataclass

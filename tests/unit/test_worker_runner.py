@@ -10,7 +10,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from streams.errors import InvalidRecord, RecordRejected, SinkBackpressure
-from streams.worker import DlqLimit, DlqLimitExceeded
+from streams.worker import DlqLimit, DlqLimitExceeded, Origin
 
 from .worker_fakes import FakeProducer, Harness
 
@@ -27,11 +27,11 @@ class Doubler:
     name: str = "double"
     decode_stage: str = "decode"
 
-    def decode(self, value: bytes) -> int:
+    def decode(self, record: Origin) -> int:
         try:
-            return int(value)
+            return int(record.value or b"")
         except ValueError as exc:
-            raise InvalidRecord(f"not an integer: {value!r}") from exc
+            raise InvalidRecord(f"not an integer: {record.value!r}") from exc
 
     async def handle(self, values: Sequence[int]) -> list[Exception | None]:
         self.calls.append(list(values))

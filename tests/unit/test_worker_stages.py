@@ -30,6 +30,7 @@ from streams.worker import (
     EnrichStage,
     IndexStage,
     MatchAlertsStage,
+    Origin,
     Output,
     publish,
     send_due_digests,
@@ -342,3 +343,11 @@ def test_waiting_out_the_fingerprint_store_does_not_enrich_again() -> None:
     assert sorted(s.json()["id"] for s in producer.on("enriched")) == ["a", "b"]
     assert sorted(enricher.enriched) == ["a", "b"]  # once each, despite two retries
     assert stage.retained == {}
+
+
+def test_an_enriched_article_says_when_its_raw_record_reached_kafka() -> None:
+    harness = enrich_harness()
+    record = Origin("in", 0, 0, b"k", raw_line("a"), timestamp=1_765_000_000.25)
+    asyncio.run(harness.runner.run([record]))
+    [article] = [s.json() for s in harness.producer.on("enriched")]
+    assert article["received_at"] == "2025-12-06T05:46:40.250Z"
