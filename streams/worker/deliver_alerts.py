@@ -28,6 +28,9 @@ class DeliverAlertsStage:
     name: str = "deliver-alerts"
     decode_stage: str = "deliver-alerts"
 
+    def article_id(self, value: Alert) -> str | None:
+        return value.article_id
+
     def decode(self, record: Origin) -> Alert:
         return alert_from_json(record.value or b"")
 

@@ -87,7 +87,15 @@ class DeadLetters:
     producer: Producer
     policy: RetryPolicy = INFRASTRUCTURE
 
-    async def send(self, topic: str, origin: Origin, error: BaseException, *, stage: str) -> None:
+    async def send(
+        self,
+        topic: str,
+        origin: Origin,
+        error: BaseException,
+        *,
+        stage: str,
+        article_id: str | None = None,
+    ) -> None:
         letter = dead_letter(
             error=error,
             stage=stage,
@@ -105,6 +113,7 @@ class DeadLetters:
             stage,
             letter.reason.splitlines()[0],
             extra={
+                "article_id": article_id,
                 "stage": stage,
                 "topic": origin.topic,
                 "partition": origin.partition,

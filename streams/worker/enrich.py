@@ -63,6 +63,9 @@ class EnrichStage:
     # Enriched articles whose records wait for a retry (at most a batch of them).
     retained: dict[RawArticle, Enriched] = field(default_factory=dict)
 
+    def article_id(self, value: Received) -> str | None:
+        return value.raw.id
+
     def decode(self, record: Origin) -> Received:
         return Received(parse_raw_article(record.value or b""), iso_time(record.timestamp))
 

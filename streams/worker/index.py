@@ -29,6 +29,9 @@ class IndexStage:
     name: str = "index"
     decode_stage: str = "index"
 
+    def article_id(self, value: EnrichedArticle) -> str | None:
+        return value.id
+
     def decode(self, record: Origin) -> EnrichedArticle:
         return enriched_from_json(record.value or b"")
 

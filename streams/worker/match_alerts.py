@@ -20,6 +20,9 @@ class MatchAlertsStage:
     name: str = "match-alerts"
     decode_stage: str = "match-alerts"
 
+    def article_id(self, value: ArticleContext) -> str | None:
+        return value.article.id
+
     def decode(self, record: Origin) -> ArticleContext:
         # The record's JSON is the document Elasticsearch indexes: query-string rules
         # read it as it is instead of encoding the article again.

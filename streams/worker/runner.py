@@ -50,6 +50,9 @@ class Stage(Protocol[T]):
     def decode(self, record: Origin) -> T:
         """The record's value as the stage's input (its key and timestamp at hand)."""
 
+    def article_id(self, value: T) -> str | None:
+        """The article a value is about, for the logs."""
+
     async def handle(self, values: Sequence[T]) -> Sequence[Exception | None]: ...
 
 
@@ -122,7 +125,8 @@ class Runner(Generic[T]):
                 again.append(record)
                 wait, reason = max(wait, hint), outcome
             else:
-                await self._dead_letter(record.origin, outcome, self.stage.name)
+                article_id = self.stage.article_id(record.value)
+                await self._dead_letter(record.origin, outcome, self.stage.name, article_id)
         return again, wait, reason
 
     async def _decode(self, origin: Origin) -> _Record[T] | None:
@@ -144,10 +148,14 @@ class Runner(Generic[T]):
             return [(await self._handle([record]))[0] for record in records]
         return outcomes
 
-    async def _dead_letter(self, origin: Origin, error: BaseException, stage: str) -> None:
+    async def _dead_letter(
+        self, origin: Origin, error: BaseException, stage: str, article_id: str | None = None
+    ) -> None:
         if not isinstance(error, NewsstreamError):
             log.error("%s: unexpected error", stage, exc_info=error)
         self.telemetry.step()
-        await self.dead_letters.send(self.dead_letter_topic, origin, error, stage=stage)
+        await self.dead_letters.send(
+            self.dead_letter_topic, origin, error, stage=stage, article_id=article_id
+        )
         self.telemetry.dead_lettered(stage, error)
         self.limit.record(failed=True)

@@ -27,6 +27,9 @@ class Doubler:
     name: str = "double"
     decode_stage: str = "decode"
 
+    def article_id(self, value: int) -> str | None:
+        return f"article-{value}"
+
     def decode(self, record: Origin) -> int:
         try:
             return int(record.value or b"")
@@ -173,3 +176,18 @@ def test_readiness_names_every_reason() -> None:
     assert health.not_ready_because() == []
     health.stopped_by_dlq_limit = True
     assert health.not_ready_because() == ["stopped by the DLQ limit"]
+
+
+def test_a_dead_letter_s_log_line_names_the_article_and_the_record(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness(Doubler(rejected={2}))
+    with caplog.at_level("WARNING", logger="streams.worker.dlq"):
+        harness.run(b"1", b"2")
+    [line] = [r for r in caplog.records if r.name == "streams.worker.dlq"]
+    assert (line.article_id, line.stage, line.topic, line.offset) == (  # type: ignore[attr-defined]
+        "article-2",
+        "double",
+        "in",
+        1,
+    )
