@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     produce = commands.add_parser("produce", help="publish raw articles from JSON Lines files")
     produce.add_argument("files", nargs="+", type=Path, help="JSON Lines files ('-' for stdin)")
     produce.add_argument("--topic", help="topic to publish to (default: the raw topic setting)")
-    produce.add_argument("--no-progress", action="store_true", help="no progress bar")
+    produce.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (implied without a terminal)"
+    )
     produce.set_defaults(run=cmd_produce)
 
     poll = commands.add_parser("poll", help="poll RSS/Atom feeds onto the raw topic")
@@ -122,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def show_progress(args: argparse.Namespace) -> bool:
+    """A progress bar only for a person watching: not in logs, pipes or CI."""
+    return not args.no_progress and sys.stderr.isatty()
+
+
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     from streams.setup import setup_everything
 
@@ -136,7 +143,7 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     topic = args.topic or settings.topic_raw
     producer = make_producer(settings)
     try:
-        report = produce(producer, topic, read_lines(args.files), progress=not args.no_progress)
+        report = produce(producer, topic, read_lines(args.files), progress=show_progress(args))
     finally:
         producer.close()
     print(
@@ -273,7 +280,9 @@ def add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "replay", help="publish the originals again", description=DLQ_REPLAY_DESCRIPTION
     )
     replay.add_argument("--dry-run", action="store_true", help="only count, publish nothing")
-    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (implied without a terminal)"
+    )
     replay.set_defaults(run=cmd_dlq_replay)
     for command in (inspect, replay):
         command.add_argument(
@@ -321,11 +330,11 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
     filters = Filters(args.stage, args.reason, args.since, args.until)
     letters = read_dlq(KafkaConnection.from_settings(settings), topics)
     if args.dry_run:
-        report = replay(letters, filters, publish=None, progress=not args.no_progress)
+        report = replay(letters, filters, publish=None, progress=show_progress(args))
     else:
         publisher = KafkaPublisher(make_producer(settings))
         try:
-            report = replay(letters, filters, publish=publisher, progress=not args.no_progress)
+            report = replay(letters, filters, publish=publisher, progress=show_progress(args))
             publisher.finish()
         finally:
             publisher.producer.close()
