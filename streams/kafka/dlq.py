@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,12 +32,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from tqdm import tqdm
 
 from streams.errors import InvalidRecord, StackError
-from streams.kafka.connection import KafkaConnection, diagnose
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.reading import read_to_end
 from streams.messages import DeadLetter, alert_from_json, dead_letter_from_json, dumps, loads
 
 # deliver_alerts.send_due_digests: a digest gathers alerts from many offsets.
@@ -329,58 +329,8 @@ def read_dlq(
     No consumer group, nothing committed. Raises StackError when Kafka cannot be reached,
     a topic does not exist, or no record comes for ``idle_timeout`` seconds before the end.
     """
-    try:
-        consumer = KafkaConsumer(
-            **connection.kafka_python(),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="newsstream-dlq",
-        )
-    except KafkaError as exc:
-        raise StackError(diagnose(connection)) from exc
-    try:
-        yield from _read(consumer, topics, idle_timeout)
-    except KafkaError as exc:
-        raise StackError(f"could not read {', '.join(topics)}: {exc}") from exc
-    finally:
-        consumer.close()
-
-
-def _read(
-    consumer: Any, topics: Sequence[str], idle_timeout: float
-) -> Iterator[Letter | Unreadable]:
-    partitions = [
-        TopicPartition(topic, p) for topic in topics for p in _partitions(consumer, topic)
-    ]
-    consumer.assign(partitions)
-    ends = consumer.end_offsets(partitions)
-    consumer.seek_to_beginning(*partitions)
-    pending = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
-    deadline = time.monotonic() + idle_timeout
-    while pending:
-        batch = consumer.poll(timeout_ms=500)
-        for tp, records in batch.items():
-            for r in records:
-                if r.offset < ends[tp]:  # letters written since the start are left for later
-                    yield decode(r.topic, r.partition, r.offset, r.key, r.value)
-        if batch:
-            deadline = time.monotonic() + idle_timeout
-        done = {tp for tp in pending if consumer.position(tp) >= ends[tp]}
-        consumer.pause(*done)
-        pending -= done
-        if pending and time.monotonic() > deadline:
-            raise StackError(
-                f"no record from {', '.join(sorted(map(str, pending)))} for {idle_timeout:.0f} s "
-                "before the end offsets read at the start; is Kafka healthy?"
-            )
-
-
-def _partitions(consumer: Any, topic: str) -> list[int]:
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        raise StackError(f"topic {topic!r} does not exist; run `newsstream setup` or check --topic")
-    return sorted(partitions)
+    for r in read_to_end(connection, topics, client_id="newsstream-dlq", idle_timeout=idle_timeout):
+        yield decode(r.topic, r.partition, r.offset, r.key, r.value)
 
 
 @dataclass

@@ -11,17 +11,17 @@ comes back is published again, and its deterministic id makes that an overwrite 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from streams.errors import InvalidRecord, StackError
-from streams.kafka.connection import KafkaConnection, diagnose
+from streams.kafka.connection import KafkaConnection
+from streams.kafka.reading import read_to_end
 
 SEEN_LIMIT = 1000
 _VERSION = 1
@@ -89,57 +89,24 @@ def read_states(
     Returns the states and the problems met (a record that is not a state is skipped: its
     feed starts afresh, which re-publishes nothing the worker has not seen as the same id).
     """
-    try:
-        consumer = KafkaConsumer(
-            **connection.kafka_python(),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="newsstream-poll",
-        )
-    except KafkaError as exc:
-        raise StackError(diagnose(connection)) from exc
     states: dict[str, FeedState] = {}
     problems: list[str] = []
-    try:
-        for key, value in _records(consumer, topic, idle_timeout):
-            url = key.decode("utf-8", "replace")
-            if value is None:
-                states.pop(url, None)
-                continue
-            try:
-                states[url] = decode_state(url, value)
-            except InvalidRecord as exc:
-                states.pop(url, None)
-                problems.append(str(exc))
-    except KafkaError as exc:
-        raise StackError(f"could not read the poller state from {topic}: {exc}") from exc
-    finally:
-        consumer.close()
+    records = read_to_end(
+        connection, [topic], client_id="newsstream-poll", idle_timeout=idle_timeout
+    )
+    for record in records:
+        if not record.key:
+            continue
+        url = record.key.decode("utf-8", "replace")
+        if record.value is None:  # a tombstone: the feed was forgotten
+            states.pop(url, None)
+            continue
+        try:
+            states[url] = decode_state(url, record.value)
+        except InvalidRecord as exc:
+            states.pop(url, None)
+            problems.append(str(exc))
     return states, problems
-
-
-def _records(
-    consumer: Any, topic: str, idle_timeout: float
-) -> Iterable[tuple[bytes, bytes | None]]:
-    ids = consumer.partitions_for_topic(topic)
-    if not ids:
-        raise StackError(f"topic {topic!r} does not exist; run `newsstream setup`")
-    partitions = [TopicPartition(topic, p) for p in sorted(ids)]
-    consumer.assign(partitions)
-    ends = consumer.end_offsets(partitions)
-    consumer.seek_to_beginning(*partitions)
-    pending = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
-    deadline = time.monotonic() + idle_timeout
-    while pending:
-        batch = consumer.poll(timeout_ms=500)
-        for tp, records in batch.items():
-            yield from ((r.key, r.value) for r in records if r.offset < ends[tp] and r.key)
-        if batch:
-            deadline = time.monotonic() + idle_timeout
-        pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
-        if pending and time.monotonic() > deadline:
-            raise StackError(f"no record from {topic} for {idle_timeout:.0f}s before its end")
 
 
 @dataclass
