@@ -313,6 +313,22 @@ def _wait_until_up(
     timeout: float,
     logs: Sequence[Path],
 ) -> float:
+    """Seconds until ``check()`` passed; a server that does not come up is stopped."""
+    try:
+        return _poll_until_up(name, check, process, timeout=timeout, logs=logs)
+    except BaseException:
+        stop_process(process)
+        raise
+
+
+def _poll_until_up(
+    name: str,
+    check: Any,
+    process: subprocess.Popen[bytes],
+    *,
+    timeout: float,
+    logs: Sequence[Path],
+) -> float:
     started = time.monotonic()
     last_error = "no check made yet"
     while True:
@@ -542,17 +558,13 @@ def start_secure_kafka(
         log_file=log_file,
         process=process,
     )
-    try:
-        server.startup_seconds = _wait_until_up(
-            "secured Kafka",
-            lambda: _kafka_ready(server),
-            process,
-            timeout=timeout,
-            logs=[stdout_log, log_file],
-        )
-    except BaseException:
-        stop_process(process)
-        raise
+    server.startup_seconds = _wait_until_up(
+        "secured Kafka",
+        lambda: _kafka_ready(server),
+        process,
+        timeout=timeout,
+        logs=[stdout_log, log_file],
+    )
     return server
 
 
@@ -817,17 +829,13 @@ def _start_es_node(
         log_file=cluster_log,
         process=process,
     )
-    try:
-        server.startup_seconds = _wait_until_up(
-            "secured Elasticsearch",
-            lambda: _es_health(server),
-            process,
-            timeout=timeout,
-            logs=[stdout_log, cluster_log],
-        )
-    except BaseException:
-        stop_process(process)
-        raise
+    server.startup_seconds = _wait_until_up(
+        "secured Elasticsearch",
+        lambda: _es_health(server),
+        process,
+        timeout=timeout,
+        logs=[stdout_log, cluster_log],
+    )
     return server
 
 

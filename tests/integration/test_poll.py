@@ -95,6 +95,7 @@ def test_poll_once_to_elasticsearch_and_never_twice(
         assert german["title"] == "Exporte nach Österreich steigen deutlich"
         assert german["published_at"] == "2026-12-08T08:30:00Z"
         assert german["source"] == "latin1.xml"
+        es.indices.refresh(index=settings.articles_alias)  # mget is real-time, search is not
         found = es.search(
             index=settings.articles_alias, query={"match": {"title": "copper"}}, size=5
         )["hits"]["hits"]

@@ -153,6 +153,11 @@ def test_the_status_page_in_a_real_browser(
         what="a sent alert",
     )
     page = url(settings, "/")
+    wait_until(  # the alert records are searchable after the index's refresh (1 s)
+        lambda: "Sanctions news" in httpx.get(page, timeout=5).text,
+        timeout=30,
+        what="the sanctions alert on the status page",
+    )
     dom = chromium(browser, "--dump-dom", page).stdout
     assert "<h1>newsstream worker" in dom
     for stage in ("enrich", "index", "match-alerts", "deliver-alerts"):
