@@ -31,13 +31,13 @@ class Metrics:
     """The worker's Prometheus metrics, in one registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self.registry = r = registry or CollectorRegistry(auto_describe=True)
+        by_stage, by_cause = ["stage"], ["stage", "cause"]
         self.consumed = Counter(
-            "newsstream_records_consumed", "Records read, by stage.", ["stage"], registry=r
+            "newsstream_records_consumed", "Records read, by stage.", by_stage, registry=r
         )
         self.done = Counter(
-            "newsstream_records_done", "Records a stage finished, by stage.", ["stage"], registry=r
+            "newsstream_records_done", "Records a stage finished, by stage.", by_stage, registry=r
         )
         self.dead_lettered = Counter(
             "newsstream_records_dead_lettered",
@@ -48,22 +48,32 @@ class Metrics:
         self.retries = Counter(
             "newsstream_retries",
             "Records handled again after a transient error, by stage and cause.",
-            ["stage", "cause"],
+            by_cause,
             registry=r,
         )
         self.backoff = Counter(
             "newsstream_backoff_seconds",
             "Seconds spent waiting before a retry, by stage and cause.",
-            ["stage", "cause"],
+            by_cause,
             registry=r,
         )
         self.stage_latency = Histogram(
             "newsstream_stage_duration_seconds",
             "Time to handle one batch, by stage.",
-            ["stage"],
+            by_stage,
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self._add_sink_metrics(r)
+        self.alerts = Counter(
+            "newsstream_alerts", "Alert records written, by status.", ["status"], registry=r
+        )
+        self.dlq_limit_exceeded = Gauge(
+            "newsstream_dlq_limit_exceeded", "1 once the DLQ limit stopped the worker.", registry=r
+        )
+        self.build = Info("newsstream_build", "The running version.", registry=r)
+
+    def _add_sink_metrics(self, r: CollectorRegistry) -> None:
         self.bulk_size = Histogram(
             "newsstream_bulk_documents",
             "Documents in one bulk request.",
@@ -83,15 +93,6 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.alerts = Counter(
-            "newsstream_alerts", "Alert records written, by status.", ["status"], registry=r
-        )
-        self.dlq_limit_exceeded = Gauge(
-            "newsstream_dlq_limit_exceeded",
-            "1 once the DLQ limit stopped the worker.",
-            registry=r,
-        )
-        self.build = Info("newsstream_build", "The running version.", registry=r)
 
     def stage(self, name: str, health: Health) -> StageTelemetry:
         return StageTelemetry(name, self, health)
