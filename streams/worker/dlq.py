@@ -20,7 +20,7 @@ from streams.clock import utc_now
 from streams.errors import NewsstreamError
 from streams.messages import DeadLetter, dumps
 from streams.retry import INFRASTRUCTURE, RetryPolicy, retry, transient_wait
-from streams.worker.produce import Output, Producer, as_broker_error
+from streams.worker.produce import Output, Producer, publish
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,9 @@ class DeadLetters:
         )
 
     async def _publish(self, output: Output) -> None:
-        try:
-            await (await self.producer.send(output.topic, key=output.key, value=output.value))
-        except Exception as exc:  # Kafka's errors, classified at the edge
-            raise as_broker_error(exc, output) from exc
+        [outcome] = await publish(self.producer, [[output]])
+        if outcome is not None:
+            raise outcome
 
 
 class DlqLimitExceeded(NewsstreamError):

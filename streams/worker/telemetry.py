@@ -184,12 +184,12 @@ class StageTelemetry:
 class LagCollector(Collector):
     """Consumer lag per topic-partition, read when Prometheus scrapes.
 
-    ``offsets`` yields (topic, partition, high watermark, committed offset) for the
-    partitions this worker holds; lag is what was written but not yet committed.
+    ``lags`` yields (topic, partition, lag) for the partitions this worker holds; lag is
+    what was written but not yet committed.
     """
 
-    def __init__(self, offsets: Callable[[], Iterator[tuple[str, int, int, int]]]) -> None:
-        self._offsets = offsets
+    def __init__(self, lags: Callable[[], Iterator[tuple[str, int, int]]]) -> None:
+        self._lags = lags
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         lag = GaugeMetricFamily(
@@ -197,6 +197,6 @@ class LagCollector(Collector):
             "Records written to a partition this worker holds but not yet committed.",
             labels=["topic", "partition"],
         )
-        for topic, partition, highwater, committed in self._offsets():
-            lag.add_metric([topic, str(partition)], max(0, highwater - committed))
+        for topic, partition, records in self._lags():
+            lag.add_metric([topic, str(partition)], records)
         yield lag

@@ -47,7 +47,7 @@ def add_pages(
     health: Health,
 ) -> None:
     app.web.blueprints = BlueprintManager()  # none of Faust's own pages
-    lag = LagCollector(lambda: consumer_offsets(app))
+    lag = LagCollector(lambda: consumer_lags(app))
     metrics.registry.register(lag)
     history = History()
 
@@ -60,7 +60,7 @@ def add_pages(
                     stage: sample_value(metrics, "newsstream_records_done_total", stage=stage)
                     for stage in STAGES
                 },
-                lag=sum(value for *_, value in lag_values(app)),
+                lag=sum(records for *_, records in consumer_lags(app)),
             )
         )
 
@@ -153,11 +153,6 @@ async def recent_alerts(es: AsyncElasticsearch, index: str) -> list[dict[str, An
     return [hit["_source"] for hit in found["hits"]["hits"]]
 
 
-def lag_values(app: faust.App) -> Iterator[tuple[str, int, int]]:
-    for topic, partition, highwater, committed in consumer_offsets(app):
-        yield topic, partition, max(0, highwater - committed)
-
-
 def partitions_assigned(app: faust.App) -> bool:
     try:
         return bool(app.consumer.assignment()) and not app.rebalancing
@@ -165,8 +160,8 @@ def partitions_assigned(app: faust.App) -> bool:
         return False
 
 
-def consumer_offsets(app: faust.App) -> Iterator[tuple[str, int, int, int]]:
-    """(topic, partition, high watermark, committed offset) of each assigned partition."""
+def consumer_lags(app: faust.App) -> Iterator[tuple[str, int, int]]:
+    """(topic, partition, lag) of each assigned partition: high watermark − committed."""
     try:
         assigned = list(app.consumer.assignment())
     except Exception:  # noqa: BLE001 - the consumer is not started yet: no partitions
@@ -178,4 +173,4 @@ def consumer_offsets(app: faust.App) -> Iterator[tuple[str, int, int, int]]:
         except AssertionError:  # revoked since assignment() was read
             continue
         if highwater is not None:
-            yield tp.topic, tp.partition, highwater, committed.get(tp) or 0
+            yield tp.topic, tp.partition, max(0, highwater - (committed.get(tp) or 0))

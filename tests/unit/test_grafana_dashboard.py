@@ -33,13 +33,13 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _METRIC = re.compile(r"(?<![\w:])newsstream_[A-Za-z0-9_:]*")
 
 
-def _offsets() -> Iterator[tuple[str, int, int, int]]:
-    yield ("articles.raw", 0, 10, 7)
+def _lags() -> Iterator[tuple[str, int, int]]:
+    yield ("articles.raw", 0, 3)
 
 
 def _metrics() -> Metrics:
     metrics = Metrics()
-    metrics.registry.register(LagCollector(_offsets))
+    metrics.registry.register(LagCollector(_lags))
     return metrics
 
 
