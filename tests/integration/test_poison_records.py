@@ -39,11 +39,20 @@ GARBAGE = b"\xff\xfe\x00 not json {"
 
 
 @pytest.fixture(scope="module")
+def own_receiver() -> Iterator[WebhookReceiver]:
+    """This worker's alerts (the seed's among them) must not reach the session's receiver,
+    where the pipeline tests count the seed's deliveries."""
+    hook = WebhookReceiver().start()
+    yield hook
+    hook.stop()
+
+
+@pytest.fixture(scope="module")
 def poisoned(
-    tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
+    tmp_path_factory: pytest.TempPathFactory, own_receiver: WebhookReceiver
 ) -> Iterator[tuple[Settings, Elasticsearch, Path]]:
     settings = isolated_settings(
-        tmp_path_factory.mktemp("poison"), webhook_url=receiver.url, log_format="json"
+        tmp_path_factory.mktemp("poison"), webhook_url=own_receiver.url, log_format="json"
     )
     log = tmp_path_factory.mktemp("poison-logs") / "worker.log"
     process = start_worker(settings, log)
@@ -123,7 +132,7 @@ def alerts_of(es: Elasticsearch, settings: Settings, article_id: str) -> list[An
 
 
 def test_garbage_on_the_alerts_topic(
-    poisoned: tuple[Settings, Elasticsearch, Path], receiver: WebhookReceiver
+    poisoned: tuple[Settings, Elasticsearch, Path], own_receiver: WebhookReceiver
 ) -> None:
     settings, _, _ = poisoned
     alert_id = uuid.uuid4().hex
@@ -142,7 +151,7 @@ def test_garbage_on_the_alerts_topic(
     [letter] = letters_from(settings, settings.topic_alerts_dlq, settings.topic_alerts, 1)
     assert letter["stage"] == "deliver-alerts" and "JSON" in letter["reason"]
     wait_until(
-        lambda: alert_id in receiver.alert_ids(),
+        lambda: alert_id in own_receiver.alert_ids(),
         timeout=60,
         what="the alert after the garbage to be delivered",
     )
