@@ -17,6 +17,7 @@ newsstream's failures from a library's::
     ├── SinkError              Elasticsearch refused a request (SinkBackpressure is one too)
     ├── DeliveryError          a webhook delivery failed (retryable or not)
     ├── FeedError              a feed could not be fetched or read; the poller backs off
+    ├── KibanaError            Kibana refused or did not answer `newsstream kibana import`
     └── StackError             the local Kafka/Elasticsearch stack could not be started
 
 Library exceptions are wrapped at the edge with ``raise ... from exc``.
@@ -96,6 +97,11 @@ class FeedError(NewsstreamError):
     def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class KibanaError(NewsstreamError):
+    """Kibana did not take the saved objects: unreachable, credentials or privileges refused,
+    or objects it would not import. The message names the setting or object to fix."""
 
 
 class StackError(NewsstreamError):

@@ -202,6 +202,7 @@ class AlertDispatcher:
                 kibana_url=self.settings.kibana_url,
                 window_start=start,
                 window_end=end,
+                data_view_id=self.settings.kibana_articles_data_view,
             )
             if not alerts:
                 continue
@@ -211,7 +212,12 @@ class AlertDispatcher:
         return failures
 
     def _render(self, target: Target, alert: Alert) -> tuple[bytes, dict[str, str]]:
-        return render_payload(target, alert, kibana_url=self.settings.kibana_url)
+        return render_payload(
+            target,
+            alert,
+            kibana_url=self.settings.kibana_url,
+            data_view_id=self.settings.kibana_articles_data_view,
+        )
 
     async def _send(
         self,

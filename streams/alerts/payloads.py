@@ -8,7 +8,9 @@
 * ``template``: a Jinja2 template in a sandbox renders the body; it sees ``payload`` (the
   JSON payload above), ``rule``, ``alerts`` (list), ``alert`` (the first) and ``kind``.
 
-Every alert carries a link to the article and to a Kibana Discover search for it.
+Every alert carries a link to the article and to a Kibana Discover search for it, on the
+articles data view of deploy/kibana/ (NEWSSTREAM_KIBANA_ARTICLES_DATA_VIEW): without a data
+view in the link, Discover would search whatever data view the user last had open.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from streams.messages import (
     WebhookPayload,
     WebhookRule,
 )
+from streams.settings import KIBANA_ARTICLES_DATA_VIEW
 
 SCHEMA_VERSION: Final = 1
 _SLACK_MAX_ALERTS = 10
@@ -80,18 +83,22 @@ def _rison_string(value: str) -> str:
     return "'" + value.replace("!", "!!").replace("'", "!'") + "'"
 
 
-def alert_entry(alert: Alert, *, kibana_url: str) -> WebhookAlert:
+def alert_entry(
+    alert: Alert, *, kibana_url: str, data_view_id: str = KIBANA_ARTICLES_DATA_VIEW
+) -> WebhookAlert:
     """One alert as it appears in every JSON payload."""
     return WebhookAlert(
         alert_id=alert.alert_id,
         created_at=alert.created_at,
         article=_article(alert),
         evidence=list(alert.evidence),
-        links=_links(alert, kibana_url=kibana_url),
+        links=_links(alert, kibana_url=kibana_url, data_view_id=data_view_id),
     )
 
 
-def webhook_payload(alert: Alert, *, kibana_url: str) -> AlertPayload:
+def webhook_payload(
+    alert: Alert, *, kibana_url: str, data_view_id: str = KIBANA_ARTICLES_DATA_VIEW
+) -> AlertPayload:
     """The generic JSON payload for one alert."""
     return AlertPayload(
         schema_version=SCHEMA_VERSION,
@@ -101,12 +108,17 @@ def webhook_payload(alert: Alert, *, kibana_url: str) -> AlertPayload:
         created_at=alert.created_at,
         article=_article(alert),
         evidence=list(alert.evidence),
-        links=_links(alert, kibana_url=kibana_url),
+        links=_links(alert, kibana_url=kibana_url, data_view_id=data_view_id),
     )
 
 
 def digest_payload(
-    alerts: Sequence[Alert], *, kibana_url: str, window_start: str, window_end: str
+    alerts: Sequence[Alert],
+    *,
+    kibana_url: str,
+    window_start: str,
+    window_end: str,
+    data_view_id: str = KIBANA_ARTICLES_DATA_VIEW,
 ) -> DigestPayload:
     """The generic JSON payload summarising one rule's alerts of a throttle window."""
     if not alerts or len({alert.rule_id for alert in alerts}) != 1:
@@ -117,7 +129,9 @@ def digest_payload(
         rule=WebhookRule(id=alerts[0].rule_id, name=alerts[0].rule_name),
         window=DigestWindow(start=window_start, end=window_end),
         count=len(alerts),
-        alerts=[alert_entry(alert, kibana_url=kibana_url) for alert in alerts],
+        alerts=[
+            alert_entry(alert, kibana_url=kibana_url, data_view_id=data_view_id) for alert in alerts
+        ],
     )
 
 
@@ -131,9 +145,10 @@ def _article(alert: Alert) -> WebhookArticle:
     )
 
 
-def _links(alert: Alert, *, kibana_url: str) -> WebhookLinks:
+def _links(alert: Alert, *, kibana_url: str, data_view_id: str) -> WebhookLinks:
     return WebhookLinks(
-        article=alert.article_url, kibana=discover_url(kibana_url, alert.article_id)
+        article=alert.article_url,
+        kibana=discover_url(kibana_url, alert.article_id, data_view_id=data_view_id),
     )
 
 
@@ -276,10 +291,11 @@ def render_template(text: str, payload: WebhookPayload) -> str:
 
 
 def render_payload(
-    target: Target, alert: Alert, *, kibana_url: str
+    target: Target, alert: Alert, *, kibana_url: str, data_view_id: str = KIBANA_ARTICLES_DATA_VIEW
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers for delivering one alert to ``target``."""
-    return render_body(target, webhook_payload(alert, kibana_url=kibana_url))
+    payload = webhook_payload(alert, kibana_url=kibana_url, data_view_id=data_view_id)
+    return render_body(target, payload)
 
 
 def render_digest(
@@ -289,10 +305,15 @@ def render_digest(
     kibana_url: str,
     window_start: str,
     window_end: str,
+    data_view_id: str = KIBANA_ARTICLES_DATA_VIEW,
 ) -> tuple[bytes, dict[str, str]]:
     """Body and headers for delivering one rule's digest to ``target``."""
     payload = digest_payload(
-        alerts, kibana_url=kibana_url, window_start=window_start, window_end=window_end
+        alerts,
+        kibana_url=kibana_url,
+        window_start=window_start,
+        window_end=window_end,
+        data_view_id=data_view_id,
     )
     return render_body(target, payload)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.alerts.payloads import discover_url
+from streams.settings import KIBANA_ARTICLES_DATA_VIEW
 
 SAMPLE_SECONDS = 10.0
 KEEP = 90
@@ -57,6 +58,8 @@ class PageData:
     alerts: Sequence[Mapping[str, Any]] | None  # None: the alert index did not answer
     kibana_url: str
     version: str
+    # The data view the Discover links open (NEWSSTREAM_KIBANA_ARTICLES_DATA_VIEW).
+    kibana_data_view: str = KIBANA_ARTICLES_DATA_VIEW
 
 
 def render(data: PageData, *, now: float | None = None) -> str:
@@ -75,7 +78,7 @@ def render(data: PageData, *, now: float | None = None) -> str:
         lag_now=f"{lags[-1]:,.0f}" if lags else "–",
         lag_chart=_sparkline(lags),
         dead_letters=_dead_letter_rows(data.dead_letters),
-        alerts=_alert_rows(data.alerts, data.kibana_url),
+        alerts=_alert_rows(data.alerts, data.kibana_url, data.kibana_data_view),
         rendered=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
     )
 
@@ -109,7 +112,9 @@ def _dead_letter_rows(counts: Mapping[tuple[str, str], float]) -> str:
     )
 
 
-def _alert_rows(alerts: Sequence[Mapping[str, Any]] | None, kibana_url: str) -> str:
+def _alert_rows(
+    alerts: Sequence[Mapping[str, Any]] | None, kibana_url: str, data_view_id: str
+) -> str:
     if alerts is None:
         return '<tr><td colspan=4 class="bad">the alert index did not answer</td></tr>'
     if not alerts:
@@ -119,7 +124,8 @@ def _alert_rows(alerts: Sequence[Mapping[str, Any]] | None, kibana_url: str) -> 
         title = _e(str(alert.get("article_title") or alert.get("article_id") or ""))
         url = alert.get("article_url")
         article = f'<a href="{_e(url)}">{title}</a>' if url else title
-        kibana = _e(discover_url(kibana_url, str(alert.get("article_id", ""))))
+        article_id = str(alert.get("article_id", ""))
+        kibana = _e(discover_url(kibana_url, article_id, data_view_id=data_view_id))
         rows.append(
             f"<tr><td>{_e(str(alert.get('updated_at', '')))}</td>"
             f"<td>{_e(str(alert.get('rule_name') or alert.get('rule_id', '')))}</td>"

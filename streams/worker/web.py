@@ -74,6 +74,7 @@ def add_pages(
             alerts=await recent_alerts(es, settings.alerts_index),
             kibana_url=settings.kibana_url,
             version=__version__,
+            kibana_data_view=settings.kibana_articles_data_view,
         )
         return web.html(render(page))
 

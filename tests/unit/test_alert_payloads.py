@@ -15,6 +15,7 @@ from streams.alerts import Target, render_digest, render_payload
 from streams.alerts.payloads import discover_url
 from streams.errors import DeliveryError
 from streams.messages import Alert
+from streams.settings import KIBANA_ARTICLES_DATA_VIEW
 
 ROOT = Path(__file__).resolve().parents[2]
 KIBANA = "http://127.0.0.1:5601"
@@ -52,6 +53,11 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+def kibana_link(article_id: str, data_view_id: str = KIBANA_ARTICLES_DATA_VIEW) -> str:
+    """The Discover link alerts carry: on the articles data view that deploy/kibana/ creates."""
+    return discover_url(KIBANA, article_id, data_view_id=data_view_id)
+
+
 def target(kind: str, **fields: Any) -> Target:
     return Target(name=kind, type=kind, url="https://receiver.example.com/hook", **fields)  # type: ignore[arg-type]
 
@@ -65,7 +71,7 @@ def test_webhook_payload_follows_the_schema(validator: Draft202012Validator) -> 
     assert payload["rule"] == {"id": "sanctions-watch", "name": "Sanctions news"}
     assert payload["article"]["title"] == ALERT.article_title
     assert payload["links"]["article"] == ALERT.article_url
-    assert payload["links"]["kibana"] == discover_url(KIBANA, ALERT.article_id)
+    assert payload["links"]["kibana"] == kibana_link(ALERT.article_id)
     assert payload["evidence"] == ALERT.evidence
 
 
@@ -101,6 +107,24 @@ def test_discover_url_searches_for_the_article_id_and_is_url_encoded() -> None:
     )
 
 
+def test_every_kibana_link_opens_the_configured_articles_data_view() -> None:
+    body, _ = render_payload(target("webhook"), ALERT, kibana_url=KIBANA)
+    assert "dataViewId:newsstream-articles" in unquote(orjson.loads(body)["links"]["kibana"])
+    body, _ = render_digest(
+        target("webhook"),
+        [ALERT, SECOND],
+        kibana_url=KIBANA,
+        window_start="a",
+        window_end="b",
+        data_view_id="team-news",
+    )
+    links = [entry["links"]["kibana"] for entry in orjson.loads(body)["alerts"]]
+    assert links == [
+        kibana_link(ALERT.article_id, "team-news"),
+        kibana_link(SECOND.article_id, "team-news"),
+    ]
+
+
 def test_slack_message_links_article_and_kibana_and_escapes_text() -> None:
     body, headers = render_payload(target("slack"), ALERT, kibana_url=KIBANA)
     message = orjson.loads(body)
@@ -116,7 +140,7 @@ def test_slack_message_links_article_and_kibana_and_escapes_text() -> None:
     assert "• topic sanctions (score 0.82)" in section["text"]["text"]
     assert [button["url"] for button in actions["elements"]] == [
         ALERT.article_url,
-        discover_url(KIBANA, ALERT.article_id),
+        kibana_link(ALERT.article_id),
     ]
 
 
@@ -144,7 +168,7 @@ def test_teams_message_is_an_adaptive_card_with_both_links() -> None:
     ]
     assert [a["url"] for a in actions] == [
         ALERT.article_url,
-        discover_url(KIBANA, ALERT.article_id),
+        kibana_link(ALERT.article_id),
     ]
 
 
@@ -160,7 +184,7 @@ def test_template_target_renders_the_payload_in_a_sandbox() -> None:
     )
     rendered = json.loads(body)
     assert rendered["text"] == "Sanctions news: EU sanctions <Russian> defence firms & banks"
-    assert rendered["link"] == discover_url(KIBANA, ALERT.article_id)
+    assert rendered["link"] == kibana_link(ALERT.article_id)
     assert rendered["n"] == 1
     assert headers["Content-Type"] == "application/json; charset=utf-8"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from streams.worker.status_page import History, PageData, Sample, render
 
 
@@ -46,6 +48,12 @@ def test_the_page_shows_state_throughput_lag_dead_letters_and_alerts() -> None:
     assert html.index("InvalidArticle") < html.index("RecordRejected")  # most first
     assert "EU &lt;sanctions&gt;" in html and "<sanctions>" not in html  # escaped
     assert 'href="https://news.example/a"' in html and "http://kibana:5601/app/discover" in html
+
+
+def test_the_kibana_link_opens_the_articles_data_view() -> None:
+    # The link is HTML-escaped: rison's quotes and colons survive, & becomes &amp;.
+    assert "dataViewId:newsstream-articles,type:dataView" in unquote(page())
+    assert "dataViewId:team-news,type:dataView" in unquote(page(kibana_data_view="team-news"))
 
 
 def test_not_ready_names_the_reasons_and_a_silent_alert_index_is_said() -> None:
