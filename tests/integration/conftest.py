@@ -68,7 +68,8 @@ def isolated_settings(tmp: Path, **overrides: Any) -> Settings:
         worker_web_port=free_port(),
         sink_batch_seconds=0.3,
         enrich_batch_seconds=0.1,
-        **overrides,
+        # One local node: a replica could never be assigned (the cluster would turn yellow).
+        **{"index_replicas": 0, **overrides},
     )
     try:
         setup_everything(settings)

@@ -74,9 +74,49 @@ def test_templates_load_from_the_package_not_the_working_directory(
     assert str(TEMPLATE_DIR) == str(files("streams") / "schemas" / "elasticsearch")
     for name in ("news-articles", "news-alerts", "news-fingerprints"):
         assert load_template(name)["template"]["mappings"]["dynamic"] is False
-    assert articles_template(set(), alias="news")["index_patterns"] == ["news-*"]
-    assert alerts_template(index="al")["index_patterns"] == ["al", "al-*"]
-    assert fingerprints_template(index="fp")["index_patterns"] == ["fp"]
+    sizes = {"shards": 1, "replicas": 0}
+    assert articles_template(set(), alias="news", **sizes)["index_patterns"] == ["news-*"]
+    assert alerts_template(index="al", **sizes)["index_patterns"] == ["al", "al-*"]
+    assert fingerprints_template(index="fp", **sizes)["index_patterns"] == ["fp"]
+
+
+TEMPLATES = ("news-articles", "news-alerts", "news-fingerprints")
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_shipped_templates_leave_shards_and_replicas_to_the_settings(name: str) -> None:
+    settings = load_template(name)["template"]["settings"]
+    assert not {"number_of_shards", "number_of_replicas"} & set(settings)
+    assert not any(key.startswith(("index.", "lifecycle")) for key in settings)
+
+
+def built(name: str, **kwargs: Any) -> dict[str, Any]:
+    builders = {
+        "news-articles": lambda: articles_template(set(), alias="news", **kwargs),
+        "news-alerts": lambda: alerts_template(index="al", **kwargs),
+        "news-fingerprints": lambda: fingerprints_template(index="fp", **kwargs),
+    }
+    template: dict[str, Any] = builders[name]()
+    return template
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_template_takes_shards_and_replicas_from_the_settings(name: str) -> None:
+    for shards, replicas in ((1, 0), (3, 2)):
+        settings = built(name, shards=shards, replicas=replicas)["template"]["settings"]
+        assert settings["number_of_shards"] == shards
+        assert settings["number_of_replicas"] == replicas
+        assert settings["refresh_interval"] == "1s"
+    # Built from a copy: the shipped template is not changed for the next caller.
+    assert "number_of_replicas" not in load_template(name)["template"]["settings"]
+
+
+def test_only_the_articles_template_names_an_ilm_policy_and_only_when_asked() -> None:
+    plain = articles_template(set(), alias="news", shards=1, replicas=1)
+    assert not any("lifecycle" in key for key in plain["template"]["settings"])
+    managed = articles_template(set(), alias="news", shards=1, replicas=1, ilm_policy="p")
+    assert managed["template"]["settings"]["index.lifecycle.name"] == "p"
+    assert managed["template"]["settings"]["index.lifecycle.rollover_alias"] == "news"
 
 
 def test_a_missing_template_is_a_sink_error_naming_it() -> None:
