@@ -19,6 +19,7 @@ from streams.producers.feeds import (
     HostThrottle,
     Poller,
     PollSchedule,
+    check_feeds_file,
     decode_state,
     encode_state,
     entry_to_article,
@@ -35,6 +36,7 @@ from streams.producers.feeds import (
     poll_once,
     read_states,
     run_poller,
+    run_service,
     stop_on_signals,
 )
 from streams.producers.jsonl import make_producer, produce, read_lines, to_record
@@ -48,6 +50,7 @@ __all__ = [
     "HostThrottle",
     "PollSchedule",
     "Poller",
+    "check_feeds_file",
     "create_api",
     "decode_state",
     "encode_state",
@@ -69,6 +72,7 @@ __all__ = [
     "read_states",
     "run_api",
     "run_poller",
+    "run_service",
     "stop_on_signals",
     "to_record",
 ]

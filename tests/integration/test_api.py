@@ -2,22 +2,18 @@
 
 The API runs as `python -m streams.cli api` with the env of isolated settings, as in
 production. For the outage, the API's bootstrap address is a port of our own where
-nothing listens (the shared Kafka is never stopped): pushes get 503 with Retry-After.
-Then a TCP proxy opens on that port and forwards to the real broker, and the same API
-instance connects and accepts. The proxy cannot simulate an outage after the
-connection: Kafka's metadata advertises 127.0.0.1:9092, so once bootstrapped the
-producer talks to the broker directly, past the proxy. A send that times out on a
-connected producer is covered by the unit tests with a producer that never acknowledges.
+nothing listens: pushes get 503 with Retry-After. For an outage while connected, the
+test starts a PLAINTEXT broker of its own (kafka_servers.py; the shared Kafka is never
+stopped), stops it under the connected API (503), and starts it again on the same ports
+and data (202 again).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import socketserver
 import subprocess
-import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.devtools import localrun
 from streams.elastic import make_client
 from streams.errors import StackError
+from streams.kafka import ensure_topics
 from streams.producers.api import read_articles
 from streams.settings import Secret, Settings
 from streams.setup import remove_everything
@@ -47,12 +44,19 @@ from .conftest import (
     start_worker,
     wait_until,
 )
+from .kafka_servers import KafkaNode, plain_kafka
+
+# The imported fixture is used by name (as a test parameter).
+__all__ = ["plain_kafka"]
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "integration-api-token"
 NDJSON = {"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {TOKEN}"}
 MAX_BYTES = 64 * 1024
+# From stopping the broker to the first 503 (the gateway's 5 s send timeout, plus the
+# broker's own shutdown), and to /readyz failing (the probe runs every 5 s).
+OUTAGE_BOUND = 30.0
 
 
 def start_api(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
@@ -226,62 +230,57 @@ def scrape(settings: Settings) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     }
 
 
-class _Forward(socketserver.BaseRequestHandler):
-    target: tuple[str, int]
-
-    def handle(self) -> None:
-        upstream = socket.create_connection(self.server.target)  # type: ignore[attr-defined]
-        pump = threading.Thread(target=_copy, args=(upstream, self.request), daemon=True)
-        pump.start()
-        _copy(self.request, upstream)
-        pump.join()
-
-
-def _copy(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
-            sink.sendall(data)
-    for s in (source, sink):
-        with contextlib.suppress(OSError):
-            s.shutdown(socket.SHUT_RDWR)
-
-
-class TcpProxy(socketserver.ThreadingTCPServer):
-    """Forwards 127.0.0.1:port to the broker: Kafka 'coming back' at the bootstrap address."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, port: int, target: tuple[str, int]) -> None:
-        super().__init__(("127.0.0.1", port), _Forward)
-        self.target = target
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-def test_kafka_unreachable_gets_503_then_the_api_recovers(
+def test_kafka_unreachable_at_start_gets_503(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    proxy_port = free_port()
-    outage = settings.replace(kafka_bootstrap=f"127.0.0.1:{proxy_port}", api_port=free_port())
-    process = start_api(outage, tmp_path_factory.mktemp("api-outage") / "api.log")
-    proxy = None
+    nowhere = settings.replace(kafka_bootstrap=f"127.0.0.1:{free_port()}", api_port=free_port())
+    process = start_api(nowhere, tmp_path_factory.mktemp("api-nowhere") / "api.log")
     try:
-        response = push(outage, ndjson(article(500)))
+        response = push(nowhere, ndjson(article(500)))
         assert response.status_code == 503
         assert int(response.headers["Retry-After"]) > 0
-        assert not ready(outage)
-
-        host, _, port = settings.kafka_bootstrap.split(",")[0].rpartition(":")
-        proxy = TcpProxy(proxy_port, (host, int(port)))
-        wait_until(lambda: ready(outage), timeout=30, what="the API to reconnect")
-        response = push(outage, ndjson(article(501)))
-        assert response.status_code == 202, response.text
-        assert response.json()["ids"][0] in topic_keys(settings)
+        assert not ready(nowhere)
     finally:
         localrun.stop(process)
-        if proxy is not None:
-            proxy.close()
+
+
+def test_a_broker_stopped_under_a_connected_api_gets_503_then_it_recovers(
+    plain_kafka: KafkaNode, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A broker of the test's own (the shared one is never stopped): stopped with SIGTERM
+    while the API is connected, then started again on the same ports and data."""
+    settings = Settings.from_env().isolated(
+        f"test-{uuid.uuid4().hex[:8]}",
+        kafka_bootstrap=plain_kafka.bootstrap,
+        topic_partitions=1,
+        api_host="127.0.0.1",
+        api_port=free_port(),
+        api_tokens=Secret(TOKEN),
+    )
+    ensure_topics(settings)
+    process = start_api(settings, tmp_path_factory.mktemp("api-restart") / "api.log")
+    try:
+        wait_until(lambda: ready(settings), timeout=30, what="the API to connect to Kafka")
+        before = push(settings, ndjson(article(600)))
+        assert before.status_code == 202, before.text
+
+        plain_kafka.stop()
+        stopped = time.monotonic()
+        refused = wait_until(
+            lambda: (r := push(settings, ndjson(article(601)))).status_code == 503 and r,
+            timeout=OUTAGE_BOUND,
+            what="a 503 while the broker is down",
+        )
+        assert time.monotonic() - stopped < OUTAGE_BOUND
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "Kafka" in refused.json()["detail"]
+        wait_until(lambda: not ready(settings), timeout=OUTAGE_BOUND, what="/readyz to fail")
+
+        plain_kafka.start()  # same ports, same data folder
+        wait_until(lambda: ready(settings), timeout=60, what="the API to reconnect")
+        after = push(settings, ndjson(article(602)))
+        assert after.status_code == 202, after.text
+        keys = topic_keys(settings)
+        assert before.json()["ids"][0] in keys and after.json()["ids"][0] in keys
+    finally:
+        localrun.stop(process)

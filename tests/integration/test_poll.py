@@ -1,6 +1,7 @@
 """`newsstream poll --once` against the real stack: feeds served on loopback → articles.raw
 → a worker → searchable in Elasticsearch; a second poll, in a new process that reads the
-poller's state back from the compacted topic, publishes nothing again."""
+poller's state back from the compacted topic, publishes nothing again. `newsstream poll`
+as a service: its pages, and a failing feed's backoff kept across a restart."""
 
 from __future__ import annotations
 
@@ -11,17 +12,28 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.devtools import FeedServer, localrun
 from streams.devtools.feedserver import FIXTURES
 from streams.elastic import make_client
+from streams.errors import StackError
 from streams.messages import parse_raw_article
 from streams.settings import Settings
 from streams.setup import remove_everything
 
-from .conftest import ROOT, consume_all, get_docs, isolated_settings, start_worker, wait_until
+from .conftest import (
+    ROOT,
+    consume_all,
+    free_port,
+    get_docs,
+    isolated_settings,
+    start_worker,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -111,10 +123,76 @@ def test_poll_once_to_elasticsearch_and_never_twice(
     second = poll_once(settings)
     assert second[-1] == "total: 4 feeds, published 0, skipped 5, invalid 1, 0 failed"
     assert sum("not modified" in line for line in second) == 3
-    conditional = [h for path, h in served.requests[len(FEEDS) :] if path.endswith(".xml")]
+    feed_requests = [h for path, h in served.requests if path.endswith(".xml")]
+    conditional = feed_requests[len(FEEDS) :]
+    assert len(conditional) == len(FEEDS)
     assert all("If-None-Match" in headers for headers in conditional)
+    assert served.paths_requested().count("/robots.txt") == 2  # once per process and host
 
     raw = consume_all(settings, settings.topic_raw, expect=len(ids), timeout=30)
     assert sorted(r.key.decode() for r in raw) == sorted(ids)  # each once, keyed by id
     states = consume_all(settings, settings.topic_poller_state, expect=4, timeout=30)
     assert {r.key.decode() for r in states} == {served.url(name) for name in FEEDS}
+
+
+def start_poller(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **settings.as_env()}
+    try:
+        return localrun.start(["poll"], env=env, log=log, ready=b"/readyz on http", timeout=60)
+    except StackError as exc:
+        pytest.fail(str(exc))
+
+
+def metric(settings: Settings, name: str, **labels: str) -> float | None:
+    text = httpx.get(f"http://127.0.0.1:{settings.poll_web_port}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return None
+
+
+def wait_for_metric(
+    settings: Settings, name: str, value: float, *, timeout: float, **labels: str
+) -> None:
+    wait_until(
+        lambda: metric(settings, name, **labels) == value,
+        timeout=timeout,
+        what=f"{name}{labels} == {value}",
+    )
+
+
+def test_the_service_serves_its_pages_and_a_backoff_survives_a_restart(
+    settings: Settings, served: FeedServer, tmp_path: Path
+) -> None:
+    served.status["/atom.xml"] = 500
+    settings = settings.replace(poll_web_port=free_port())
+    base = f"http://127.0.0.1:{settings.poll_web_port}"
+    good, bad = served.url("rss2.xml"), served.url("atom.xml")
+    failures = "newsstream_poll_consecutive_failures"
+    poller = start_poller(settings, tmp_path / "poll-1.log")
+    try:
+        wait_for_metric(settings, "newsstream_poll_items_published_total", 4, timeout=60, feed=good)
+        wait_for_metric(settings, failures, 1, timeout=60, feed=bad)
+        assert httpx.get(base + "/healthz", timeout=5).status_code == 200
+        assert httpx.get(base + "/readyz", timeout=5).json() == {"ready": True, "reasons": []}
+        polls = metric(settings, "newsstream_poll_polls_total", feed=bad, outcome="error")
+        assert polls == 1
+    finally:
+        localrun.stop(poller)
+
+    # The backoff (30 s) was written to the state topic: a new process waits it out.
+    del served.status["/atom.xml"]
+    atom_polls = served.paths_requested().count("/atom.xml")
+    poller = start_poller(settings, tmp_path / "poll-2.log")
+    try:
+        wait_for_metric(settings, failures, 1, timeout=30, feed=bad)  # restored
+        assert served.paths_requested().count("/atom.xml") == atom_polls
+        wait_until(
+            lambda: served.paths_requested().count("/atom.xml") > atom_polls,
+            timeout=45,
+            what="atom.xml polled once its backoff is over",
+        )
+        wait_for_metric(settings, failures, 0, timeout=15, feed=bad)
+    finally:
+        localrun.stop(poller)

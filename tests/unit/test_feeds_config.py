@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from streams.errors import ConfigError
-from streams.producers import FeedConfig, FeedsHolder, load_feeds, parse_feeds
+from streams.producers import FeedConfig, FeedsHolder, check_feeds_file, load_feeds, parse_feeds
 
 ENV = {"EXAMPLE_TOKEN": "s3cret"}
 
@@ -132,3 +132,39 @@ def bump(path: Path) -> None:
     """A new modification time even within the file system's time resolution."""
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def test_check_lists_each_problem_on_a_line_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: [{url: 'https://a.example'}, {url: 'x'}, {url: 'https://a.example'}]")
+    assert check_feeds_file(path, environ={}) == [
+        f"{path}: feed 2 (x): url 'x' is not an http(s) URL",
+        f"{path}: feed https://a.example is listed twice",
+    ]
+    path.write_text("feeds: [{url: 'https://a.example'}]")
+    assert check_feeds_file(path, environ={}) == []
+    assert check_feeds_file(tmp_path / "gone.yaml", environ={}) == [
+        f"cannot read the feeds file {tmp_path / 'gone.yaml'}: No such file or directory"
+    ]
+
+
+def test_settings_check_validates_the_feeds_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli import EXIT_CONFIG, main
+
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: [{url: 'ftp://a.example'}, {url: 'https://b.example', interval: 1s}]")
+    for name in [n for n in os.environ if n.startswith("NEWSSTREAM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSSTREAM_FEEDS_PATH", str(path))
+    assert main(["settings", "--check"]) == EXIT_CONFIG
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"newsstream: {path}: feed 1 (ftp://a.example): url 'ftp://a.example' is not an "
+        "http(s) URL",
+        f"newsstream: {path}: feed 2 (https://b.example): interval '1s' is shorter than 10s",
+    ]
+    path.write_text("feeds: [{url: 'https://b.example'}]")
+    assert main(["settings", "--check"]) == 0
+    assert capsys.readouterr().out == "settings OK\n"

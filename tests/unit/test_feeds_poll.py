@@ -85,6 +85,11 @@ def make_poller(
     )
 
 
+def fetched(server: FeedServer) -> list[tuple[str, dict[str, str]]]:
+    """The requests for feeds and pages (robots.txt is asked first, once per host)."""
+    return [(path, headers) for path, headers in server.requests if path != "/robots.txt"]
+
+
 def feed(server: FeedServer, name: str, **options: object) -> FeedConfig:
     return FeedConfig(url=server.url(name), source=f"fixture {name}", **options)  # type: ignore[arg-type]
 
@@ -97,7 +102,7 @@ def test_first_poll_publishes_each_new_item_once_and_records_it(server: FeedServ
     state = store.read_back()[server.url("rss2.xml")]
     assert state.seen == tuple(a.id for a in publisher.published)
     assert state.etag and state.last_modified
-    headers = server.requests[0][1]
+    headers = fetched(server)[0][1]
     assert headers["User-Agent"] == f"newsstream/{__version__} (+https://github.com/newsstream)"
 
 
@@ -108,7 +113,7 @@ def test_a_second_poll_is_conditional_and_a_304_publishes_nothing(server: FeedSe
     report = poller.poll(feed(server, "atom.xml"))
     assert report.not_modified and report.published == 0
     assert len(publisher.published) == 2 and store.saves == 1
-    first, second = (headers for _, headers in server.requests)
+    first, second = (headers for _, headers in fetched(server))
     assert "If-None-Match" not in first
     assert second["If-None-Match"] == store.read_back()[server.url("atom.xml")].etag
     assert second["If-Modified-Since"] == store.read_back()[server.url("atom.xml")].last_modified
@@ -136,7 +141,8 @@ def test_after_a_restart_items_seen_before_are_not_published_again(server: FeedS
 
 def test_per_feed_headers_are_sent(server: FeedServer) -> None:
     make_poller().poll(feed(server, "rss1.xml", headers={"Authorization": "Bearer t0ken"}))
-    assert server.requests[0][1]["Authorization"] == "Bearer t0ken"
+    assert fetched(server)[0][1]["Authorization"] == "Bearer t0ken"
+    assert "Authorization" not in server.requests[0][1]  # robots.txt: no credentials
 
 
 def test_latin1_without_a_declaration_is_published_readable(server: FeedServer) -> None:
@@ -228,7 +234,7 @@ def test_pages_are_fetched_politely_and_a_failed_page_keeps_the_feed_text(
     assert baltic.html is not None and "strong demand from manufacturers" in baltic.html
     assert baltic.text is not None  # the feed's text stays as the worker's fallback
     assert gone.html is None and gone.text is not None
-    assert server.paths_requested() == [
+    assert [path for path, _ in fetched(server)] == [
         "/relative.xml",
         "/pages/baltic-capacity.html",
         "/pages/gone.html",
@@ -288,7 +294,7 @@ def test_run_polls_until_stopped_and_picks_up_a_new_feed(
         stop.set()
         runner.join(timeout=5)
     assert not runner.is_alive()
-    assert server.paths_requested() == ["/rss1.xml", "/atom.xml"]  # not again within 60 s
+    assert [path for path, _ in fetched(server)] == ["/rss1.xml", "/atom.xml"]  # once in 60 s
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -58,3 +58,25 @@ def test_a_bad_state_record_is_an_invalid_record(value: bytes, message: str) -> 
 
 def test_a_state_without_validators_reads() -> None:
     assert decode_state(URL, b'{"version": 1, "seen": ["x"]}') == FeedState(URL, seen=("x",))
+
+
+def test_the_backoff_round_trips_and_a_good_poll_clears_it() -> None:
+    failing = FeedState(URL, seen=("a",)).failed(retry_at=1_000.5).failed(retry_at=2_000.0)
+    assert (failing.failures, failing.retry_at) == (2, 2_000.0)
+    assert decode_state(URL, encode_state(failing)) == failing
+    after = failing.recorded(["b"], etag='"e"', last_modified=None)
+    assert (after.failures, after.retry_at, after.seen) == (0, None, ("a", "b"))
+    assert failing.succeeded() == FeedState(URL, seen=("a",))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('"failures": -1', "'failures' is not a count"),
+        ('"failures": true', "'failures' is not a count"),
+        ('"failures": 1, "retry_at": "soon"', "'retry_at' is not a time"),
+    ],
+)
+def test_a_bad_backoff_is_an_invalid_record(extra: str, message: str) -> None:
+    with pytest.raises(InvalidRecord, match=message):
+        decode_state(URL, b'{"version": 1, "seen": [], ' + extra.encode() + b"}")

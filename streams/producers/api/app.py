@@ -22,18 +22,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.errors import BrokerUnavailable, RecordRejected
 from streams.kafka.connection import KafkaConnection
 from streams.producers.api import intake
 from streams.producers.api.gateway import RETRY_AFTER, KafkaGateway, Publisher
 from streams.producers.api.openapi import openapi_document
+from streams.producers.probes import PROMETHEUS_TEXT, liveness, metrics_text, readiness
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 _CHUNK = 64 * 1024
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -85,16 +85,15 @@ def create_api(
         return response
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"live": True})
+        status, body = liveness([])  # answering at all: the event loop runs
+        return web.json_response(body, status=status)
 
     async def readyz(request: web.Request) -> web.Response:
-        reasons = [] if publisher.ready else ["Kafka unreachable"]
-        return web.json_response(
-            {"ready": not reasons, "reasons": reasons}, status=503 if reasons else 200
-        )
+        status, body = readiness([] if publisher.ready else ["Kafka unreachable"])
+        return web.json_response(body, status=status)
 
     async def metrics_page(request: web.Request) -> web.Response:
-        body = generate_latest(metrics.registry)
+        body = metrics_text(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
 
     async def openapi(request: web.Request) -> web.Response:

@@ -12,7 +12,8 @@
           Authorization: "Bearer ${EXAMPLE_TOKEN}"   # ${VAR} from the environment
 
 ``load_feeds`` rejects a file with any invalid feed; the ConfigError names the file, each
-bad feed and its problem. ``FeedsHolder`` keeps the last good list and reloads the file
+bad feed and its problem. ``check_feeds_file`` lists the same problems one a line (for
+``newsstream settings --check``). ``FeedsHolder`` keeps the last good list and reloads the file
 when it changes, as the worker does with the rules file: a broken edit is logged and
 ignored.
 """
@@ -50,30 +51,57 @@ class FeedConfig:
     language: str | None = None
     interval: float = DEFAULT_INTERVAL
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The url as written, ${VAR}s not expanded: names the feed in metrics without the
+    # secrets a URL may carry. Empty when built in code: the url is the name then.
+    written: str = field(default="", compare=False)
+
+    @property
+    def label(self) -> str:
+        return self.written or self.url
 
 
 def load_feeds(path: Path, *, environ: Mapping[str, str]) -> tuple[FeedConfig, ...]:
+    return parse_feeds(_read_yaml(path), environ=environ, origin=str(path))
+
+
+def check_feeds_file(path: Path, *, environ: Mapping[str, str]) -> list[str]:
+    """Every problem of the feeds file at ``path``, one line each; [] when it is good."""
+    try:
+        data = _read_yaml(path)
+    except ConfigError as exc:
+        return [str(exc)]
+    return [f"{path}: {problem}" for problem in _parse(data, environ)[1]]
+
+
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the feeds file {path}: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_feeds(data, environ=environ, origin=str(path))
 
 
 def parse_feeds(
     data: Any, *, environ: Mapping[str, str], origin: str = "feeds file"
 ) -> tuple[FeedConfig, ...]:
+    feeds, problems = _parse(data, environ)
+    if problems:
+        raise ConfigError(f"{origin}: " + "; ".join(problems))
+    return feeds
+
+
+def _parse(data: Any, environ: Mapping[str, str]) -> tuple[tuple[FeedConfig, ...], list[str]]:
+    """The feeds, and every problem found (the feeds are of no use unless there is none)."""
     if not isinstance(data, dict) or not isinstance(data.get("feeds"), list):
-        raise ConfigError(f"{origin}: expected a mapping with a list under 'feeds'")
+        return (), ["expected a mapping with a list under 'feeds'"]
     unknown = sorted(set(data) - _FILE_FIELDS)
     if unknown:
-        raise ConfigError(f"{origin}: unknown top-level field(s) {unknown}; use {_FILE_FIELDS}")
+        return (), [f"unknown top-level field(s) {unknown}; use {sorted(_FILE_FIELDS)}"]
     if data.get("version", 1) != 1:
-        raise ConfigError(f"{origin}: version {data['version']!r} is not supported (use 1)")
+        return (), [f"version {data['version']!r} is not supported (use 1)"]
     feeds: list[FeedConfig] = []
     problems: list[str] = []
     for number, entry in enumerate(data["feeds"], start=1):
@@ -87,11 +115,9 @@ def parse_feeds(
     seen: set[str] = set()
     for feed in feeds:
         if feed.url in seen:
-            problems.append(f"feed {feed.url} is listed twice")
+            problems.append(f"feed {feed.label} is listed twice")
         seen.add(feed.url)
-    if problems:
-        raise ConfigError(f"{origin}: " + "; ".join(problems))
-    return tuple(feeds)
+    return tuple(feeds), problems
 
 
 def parse_feed(entry: Any, *, environ: Mapping[str, str]) -> FeedConfig:
@@ -101,7 +127,8 @@ def parse_feed(entry: Any, *, environ: Mapping[str, str]) -> FeedConfig:
         close = difflib.get_close_matches(str(name), _FEED_FIELDS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f"; use {list(_FEED_FIELDS)}"
         raise ConfigError(f"unknown field {name!r}{hint}")
-    url = _expand(_required_text(entry, "url"), environ)
+    written = _required_text(entry, "url")
+    url = _expand(written, environ)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"url {url!r} is not an http(s) URL")
@@ -117,6 +144,7 @@ def parse_feed(entry: Any, *, environ: Mapping[str, str]) -> FeedConfig:
         language=language,
         interval=parse_interval(entry.get("interval", DEFAULT_INTERVAL)),
         headers=_headers(entry.get("headers", {}), environ),
+        written=written,
     )
 
 

@@ -11,6 +11,7 @@ spaces requests to one host (item pages) at least ``min_interval`` apart.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -137,20 +138,30 @@ def decode_html(body: bytes, content_type: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
+def host_of(url: str) -> str:
+    """The host politeness is counted by (not the port: one server, many ports)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
 @dataclass
 class HostThrottle:
-    """At most one request per host per ``min_interval`` seconds (politeness for pages)."""
+    """At most one request per host per ``min_interval`` seconds (politeness for pages).
+
+    Thread-safe: concurrent polls each reserve the next free slot of the host under the
+    lock, then sleep until it outside the lock, so other hosts are not held up.
+    """
 
     min_interval: float = 1.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    _last: dict[str, float] = field(default_factory=dict)
+    _next: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait(self, url: str) -> None:
-        host = (urlsplit(url).hostname or "").lower()
-        last = self._last.get(host)
-        if last is not None:
-            pause = last + self.min_interval - self.clock()
-            if pause > 0:
-                self.sleep(pause)
-        self._last[host] = self.clock()
+        host = host_of(url)
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next.get(host, now))
+            self._next[host] = slot + self.min_interval
+        if slot > now:
+            self.sleep(slot - now)

@@ -2,14 +2,17 @@
 
 One poll of one feed (``Poller.poll``), in order:
 
+0. Ask the host's robots.txt (streams.producers.feeds.robots); a disallowed feed fails the
+   poll with the reason and is not fetched.
 1. GET the feed, conditional on the ETag / Last-Modified of the last good poll; a 304 ends
    the poll (streams.producers.feeds.fetching).
 2. Parse it and turn each entry into a raw article with the stable id every producer
    gives (streams.producers.feeds.items); entries without usable text are counted
    invalid, entries whose id was published before (or twice in this feed) are skipped.
-3. With ``fetch_pages``, GET each new item's page, at most once a second per host; the
-   page's HTML goes into ``html`` for the worker to extract, the feed's text stays as the
-   fallback. A page that fails is logged and the item goes out with the feed's text.
+3. With ``fetch_pages``, GET each new item's page that robots.txt allows, at most once
+   a second per host (across concurrent polls); the page's HTML goes into ``html`` for
+   the worker to extract, the feed's text stays as the fallback. A page that fails (or
+   is disallowed) is logged and the item goes out with the feed's text.
 4. Publish the new articles (acks=all) and wait until the broker acknowledged each.
 5. Only then record their ids and the response's validators in the feed's state and write
    it to the compacted state topic (streams.producers.feeds.state). A crash between 4 and
@@ -17,8 +20,10 @@ One poll of one feed (``Poller.poll``), in order:
 
 Feed trouble (HTTP error, timeout, too large, malformed) ends up in the poll's report;
 Kafka trouble raises StackError; in both cases nothing is recorded, and the loop
-(streams.producers.feeds.run) backs the feed off. Run one poller per state topic: two
-would each publish what the other has not recorded yet.
+(streams.producers.feeds.run) backs the feed off and records that (``record_failure``).
+Run one poller per state topic: two would each publish what the other has not recorded
+yet. Within one poller, polls of different feeds may run concurrently (``poll_once``,
+the loop), never two of one feed: each feed's state is only touched by its own poll.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -44,9 +51,11 @@ from streams.producers.feeds.fetching import (
     HostThrottle,
     decode_html,
     fetch,
+    host_of,
     make_http_client,
 )
 from streams.producers.feeds.items import entry_to_article, parse_feed
+from streams.producers.feeds.robots import RobotsCache
 from streams.producers.feeds.state import FeedState, KafkaStateStore, read_states
 from streams.producers.jsonl import make_producer
 from streams.settings import Settings
@@ -90,6 +99,8 @@ class FeedReport:
     not_modified: bool = False
     error: str | None = None
     retry_after: float = 0.0
+    fetch_seconds: float = 0.0  # the feed's GET (not its pages')
+    kafka_ok: bool | None = None  # whether Kafka took this poll's writes; None: there were none
 
 
 @dataclass
@@ -101,6 +112,14 @@ class Poller:
     fetch_pages: bool = False
     throttle: HostThrottle = field(default_factory=HostThrottle)
     max_bytes: int = MAX_BYTES
+    robots: RobotsCache | None = None  # None: one of its own, on ``http``
+
+    def __post_init__(self) -> None:
+        if self.robots is None:
+            self.robots = RobotsCache(self.http)
+
+    def state_of(self, url: str) -> FeedState:
+        return self.states.get(url) or FeedState(url)
 
     def poll(self, feed: FeedConfig) -> FeedReport:
         """Poll ``feed`` once; feed trouble is in the report, Kafka trouble raises StackError."""
@@ -111,19 +130,41 @@ class Poller:
             report.error, report.retry_after = str(exc), exc.retry_after
         return report
 
+    def record_failure(self, url: str, *, retry_at: float) -> FeedState:
+        """Count one more failed poll of ``url`` and its backoff, here and in the state
+        topic (so a restart keeps backing off); StackError if Kafka does not take it, and
+        the count is still kept here, to be written with the next state that is."""
+        state = self.state_of(url).failed(retry_at=retry_at)
+        self.states[url] = state
+        self.store.save(state)
+        return state
+
+    def _save(self, state: FeedState, report: FeedReport) -> None:
+        self.store.save(state)
+        self.states[state.url] = state
+        report.kafka_ok = True
+
     def _poll(self, feed: FeedConfig, report: FeedReport) -> None:
-        state = self.states.get(feed.url) or FeedState(feed.url)
+        state = self.state_of(feed.url)
+        assert self.robots is not None
+        self.robots.check(feed.url)
         # 1. fetch, conditional on the last good poll's validators
-        got = fetch(
-            self.http,
-            feed.url,
-            headers=feed.headers,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            max_bytes=self.max_bytes,
-        )
+        started = time.perf_counter()
+        try:
+            got = fetch(
+                self.http,
+                feed.url,
+                headers=feed.headers,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                max_bytes=self.max_bytes,
+            )
+        finally:
+            report.fetch_seconds = time.perf_counter() - started
         if got is None:
             report.not_modified = True
+            if state.succeeded() != state:  # it was backing off: not any more
+                self._save(state.succeeded(), report)
             return
         # 2. parse; sort out what is new
         parsed = parse_feed(got.body, url=got.url, content_type=got.content_type)
@@ -146,17 +187,23 @@ class Poller:
         # 4. publish and wait for the acks
         if fresh:
             self.publisher.publish(fresh)
+            report.kafka_ok = True
         report.published = len(fresh)
         # 5. record, only now
         new_state = state.recorded(
             (a.id for a in fresh), etag=got.etag, last_modified=got.last_modified
         )
         if new_state != state:
-            self.store.save(new_state)
-            self.states[feed.url] = new_state
+            self._save(new_state, report)
 
     def _with_page(self, article: RawArticle, feed: FeedConfig) -> RawArticle:
         if not article.url:
+            return article
+        assert self.robots is not None
+        try:
+            self.robots.check(article.url)
+        except FeedError as exc:
+            log.info("keeping the feed's text of %s: %s", article.url, exc)
             return article
         self.throttle.wait(article.url)
         try:
@@ -176,8 +223,24 @@ def page_headers(feed: FeedConfig, page_url: str) -> Mapping[str, str]:
     return feed.headers if same else {}
 
 
-def poll_once(poller: Poller, feeds: Sequence[FeedConfig]) -> list[FeedReport]:
-    return [log_report(poller.poll(feed)) for feed in feeds]
+def poll_once(
+    poller: Poller, feeds: Sequence[FeedConfig], *, concurrency: int = 1
+) -> list[FeedReport]:
+    """Poll every feed once, up to ``concurrency`` at a time but the feeds of one host one
+    after the other; the reports in the order of ``feeds``. StackError if Kafka fails."""
+    by_host: dict[str, list[int]] = {}
+    for number, feed in enumerate(feeds):
+        by_host.setdefault(host_of(feed.url), []).append(number)
+    reports: list[FeedReport | None] = [None] * len(feeds)
+
+    def poll_host(numbers: list[int]) -> None:
+        for number in numbers:
+            reports[number] = log_report(poller.poll(feeds[number]))
+
+    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="poll") as pool:
+        for done in [pool.submit(poll_host, numbers) for numbers in by_host.values()]:
+            done.result()  # StackError from a poll is raised here
+    return [report for report in reports if report is not None]
 
 
 def log_report(report: FeedReport) -> FeedReport:

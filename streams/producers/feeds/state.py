@@ -4,9 +4,13 @@ Kept in the compacted topic ``settings.topic_poller_state`` (key = feed URL, val
 JSON of ``FeedState``), not in a local file, so a rescheduled poller carries on where the
 last one stopped: ``read_states`` consumes the topic from the beginning to its end at
 start-up, and the poller writes a feed's state after the broker acknowledged the articles
-it records. Compaction keeps the latest state per feed; a tombstone (null value) forgets a
-feed. The seen ids are bounded (the newest ``SEEN_LIMIT``): an item older than that which
-comes back is published again, and its deterministic id makes that an overwrite downstream.
+it records. Compaction keeps the latest state per feed. The poller never writes a tombstone
+(null value, which would forget a feed): a feed taken out of the feeds file keeps its
+state, so adding it back publishes nothing it published before. A failing feed's backoff
+(consecutive failures, when to try again: wall-clock time, as it must survive a restart)
+is kept here too, so a restart does not hammer a feed that is down. The seen ids are
+bounded (the newest ``SEEN_LIMIT``): an item older than that which comes back is
+published again, and its deterministic id makes that an overwrite downstream.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class FeedState:
     etag: str | None = None
     last_modified: str | None = None
     seen: tuple[str, ...] = ()  # article ids, oldest first
+    failures: int = 0  # consecutive failed polls; 0 after a good one
+    retry_at: float | None = None  # epoch seconds: not polled before then (backoff)
 
     def recorded(
         self,
@@ -46,7 +52,15 @@ class FeedState:
         known = set(self.seen)
         fresh = [i for i in dict.fromkeys(ids) if i not in known]
         seen = (*self.seen, *fresh)[-limit:] if limit > 0 else ()
-        return replace(self, etag=etag, last_modified=last_modified, seen=seen)
+        return replace(self.succeeded(), etag=etag, last_modified=last_modified, seen=seen)
+
+    def succeeded(self) -> FeedState:
+        """This state after a good poll: no backoff."""
+        return replace(self, failures=0, retry_at=None)
+
+    def failed(self, *, retry_at: float) -> FeedState:
+        """This state after one more failed poll, backed off until ``retry_at``."""
+        return replace(self, failures=self.failures + 1, retry_at=retry_at)
 
 
 def encode_state(state: FeedState) -> bytes:
@@ -57,6 +71,8 @@ def encode_state(state: FeedState) -> bytes:
             "etag": state.etag,
             "last_modified": state.last_modified,
             "seen": list(state.seen),
+            "failures": state.failures,
+            "retry_at": state.retry_at,
         }
     )
 
@@ -75,7 +91,22 @@ def decode_state(key: bytes | str, value: bytes) -> FeedState:
         raise InvalidRecord(f"poller state for {url}: 'seen' is not a list of ids")
     if not all(v is None or isinstance(v, str) for v in (etag, modified)):
         raise InvalidRecord(f"poller state for {url}: validators are not strings")
-    return FeedState(url=url, etag=etag, last_modified=modified, seen=tuple(seen))
+    # Absent in states written before backoff was kept: no backoff.
+    failures, retry_at = data.get("failures", 0), data.get("retry_at")
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
+        raise InvalidRecord(f"poller state for {url}: 'failures' is not a count")
+    if retry_at is not None and (
+        isinstance(retry_at, bool) or not isinstance(retry_at, int | float)
+    ):
+        raise InvalidRecord(f"poller state for {url}: 'retry_at' is not a time")
+    return FeedState(
+        url=url,
+        etag=etag,
+        last_modified=modified,
+        seen=tuple(seen),
+        failures=failures,
+        retry_at=None if retry_at is None else float(retry_at),
+    )
 
 
 # --- Kafka at the edge ----------------------------------------------------------------------
