@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
 STACK := deploy/local/stack.sh
+# The local Elasticsearch is a single node: replicas could never be assigned there.
+export NEWSSTREAM_INDEX_REPLICAS ?= 0
 
-.PHONY: install up down status setup demo test unit integration lint typecheck eval bench clean schemas
+.PHONY: install up down status setup demo test unit integration lint typecheck eval bench clean schemas lock chart-tools
 
 # The venv is rebuilt when pyproject.toml changes.
 install: $(VENV)/.installed
@@ -32,6 +34,19 @@ demo: up
 lint: install
 	$(BIN)/ruff check streams tests bench training
 	$(BIN)/ruff format --check streams tests bench training
+	$(BIN)/hadolint deploy/docker/Dockerfile
+
+# The image's dependencies, exact versions with hashes, for the platform of its base image.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml deploy/docker/build-requirements.in --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command "make lock" -o deploy/docker/requirements.lock
+
+# Helm and the operators' CRD schemas for the chart tests (deploy/helm/tools.sh).
+chart-tools: $(VENV)/share/crds/.complete
+$(VENV)/share/crds/.complete: deploy/helm/tools.sh | install
+	bash deploy/helm/tools.sh $(VENV)
+	touch $@
 
 typecheck: install
 	$(BIN)/mypy
@@ -40,13 +55,13 @@ typecheck: install
 schemas: install
 	$(PY) -m streams.messages.schema --out schemas
 
-unit: install
+unit: install chart-tools
 	VENV=$(VENV) bash .ci/pytest.sh tests/unit
 
 integration: up
 	VENV=$(VENV) bash .ci/pytest.sh tests/integration
 
-test: lint typecheck up
+test: lint typecheck chart-tools up
 	VENV=$(VENV) bash .ci/pytest.sh tests
 
 eval: install

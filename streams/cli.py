@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     rules_test.set_defaults(run=cmd_rules_test)
 
     add_dlq_commands(commands)
+    add_indices_commands(commands)
+    add_kibana_commands(commands)
 
     api = commands.add_parser(
         "api", help="serve HTTP push of articles onto the raw topic (POST /v1/articles)"
@@ -159,7 +161,7 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
         format_summary,
         open_poller,
         poll_once,
-        run_poller,
+        run_service,
         stop_on_signals,
     )
 
@@ -170,21 +172,20 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     ensure_topics(settings)
     with open_poller(settings) as poller:
         if args.once:
-            reports = poll_once(poller, feeds.current)
+            reports = poll_once(poller, feeds.current, concurrency=settings.poll_concurrency)
             print("\n".join(format_summary(reports)))
             return EXIT_FAILED if any(r.error for r in reports) else 0
-        run_poller(poller, feeds, stop=stop_on_signals())  # until SIGTERM/SIGINT
+        run_service(poller, feeds, settings, stop=stop_on_signals())  # until SIGTERM/SIGINT
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from faust.worker import Worker
 
-    from streams.setup import setup_everything
     from streams.worker import create_app
+    from streams.worker.preflight import prepare
 
-    for line in setup_everything(settings):
-        log.info("%s", line)
+    prepare(settings)  # set up, or only check, per NEWSSTREAM_WORKER_SETUP
     app = create_app(settings, environ=os.environ)
     level = (args.loglevel or settings.log_level).upper()
     config = logging_config(level=level, log_format=settings.log_format)
@@ -342,10 +343,91 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+INDICES_ROLLOVER_DESCRIPTION = """\
+Run the index lifecycle once, for a schedule (a Kubernetes CronJob): roll the articles
+alias over when its write index meets a NEWSSTREAM_ARTICLES_ROLLOVER_* condition and
+delete articles indices rolled over more than NEWSSTREAM_ARTICLES_RETENTION_DAYS ago
+(skipped where an ILM policy manages the alias), then delete alerts and fingerprints
+older than their retention. One line per action; the write index is never deleted."""
+
+
+def add_indices_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    indices = commands.add_parser("indices", help="Elasticsearch index lifecycle")
+    indices_commands = indices.add_subparsers(dest="indices_command", required=True)
+    rollover = indices_commands.add_parser(
+        "rollover",
+        help="roll the articles alias over and apply retention (run on a schedule)",
+        description=INDICES_ROLLOVER_DESCRIPTION,
+    )
+    rollover.add_argument(
+        "--dry-run", action="store_true", help="only say what would be rolled over or deleted"
+    )
+    rollover.set_defaults(run=cmd_indices_rollover)
+
+
+def cmd_indices_rollover(
+    args: argparse.Namespace, settings: Settings, *, now: datetime | None = None
+) -> int:
+    from datetime import UTC
+
+    from streams.elastic import Lifecycle, make_client, run_lifecycle
+
+    es = make_client(settings)
+    try:
+        lines = run_lifecycle(
+            es,
+            articles_alias=settings.articles_alias,
+            alerts_index=settings.alerts_index,
+            fingerprints_index=settings.fingerprints_index,
+            lifecycle=Lifecycle.from_settings(settings),
+            now=now or datetime.now(UTC),
+            dry_run=args.dry_run,
+        )
+    finally:
+        es.close()
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from streams.producers import run_api
 
     run_api(settings)  # until SIGINT/SIGTERM
+    return 0
+
+
+KIBANA_IMPORT_DESCRIPTION = """\
+Load newsstream's Kibana saved objects (data views of the articles alias and the alerts
+index, saved searches, Lens charts, the overview dashboard) through Kibana's saved-objects
+import API, overwriting objects with the same ids: safe to run again after an upgrade.
+Kibana is NEWSSTREAM_KIBANA_URL; credentials NEWSSTREAM_KIBANA_API_KEY or _USERNAME /
+_PASSWORD, else the Elasticsearch ones; the data views are pointed at
+NEWSSTREAM_ARTICLES_ALIAS and NEWSSTREAM_ALERTS_INDEX."""
+
+
+def add_kibana_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    kibana = commands.add_parser("kibana", help="Kibana data views, searches and dashboard")
+    kibana_commands = kibana.add_subparsers(dest="kibana_command", required=True)
+    load = kibana_commands.add_parser(
+        "import",
+        help="load the data views, saved searches and dashboard into Kibana (idempotent)",
+        description=KIBANA_IMPORT_DESCRIPTION,
+    )
+    load.add_argument(
+        "--file",
+        type=Path,
+        metavar="NDJSON",
+        help="saved objects to import (default: the packaged deploy/kibana/newsstream.ndjson)",
+    )
+    load.add_argument("--space", help="Kibana space id (default: the default space)")
+    load.set_defaults(run=cmd_kibana_import)
+
+
+def cmd_kibana_import(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kibana import format_report, import_saved_objects
+
+    report = import_saved_objects(settings, path=args.file, space=args.space)
+    print("\n".join(format_report(report)))
     return 0
 
 
@@ -359,10 +441,12 @@ def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     if args.check:
         # The variables were checked when ``settings`` was built; the files they name are
-        # read here, as the worker would read them.
+        # read here, as the worker (and the poller) would read them.
         from streams.alerts import load_rules
         from streams.enrich import load_taxonomy
+        from streams.producers import check_feeds_file
 
+        problems: list[str] = []
         try:
             load_rules(
                 settings.rules_path,
@@ -372,7 +456,12 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
             )
             load_taxonomy(settings.taxonomy_path)
         except ConfigError as exc:
-            print(f"newsstream: {exc}", file=sys.stderr)
+            problems.append(str(exc))
+        if settings.feeds_path:  # one line per bad feed
+            problems += check_feeds_file(Path(settings.feeds_path), environ=os.environ)
+        for problem in problems:
+            print(f"newsstream: {problem}", file=sys.stderr)
+        if problems:
             return EXIT_CONFIG
         print("settings OK")
         return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +23,12 @@ ENV_PREFIX = "NEWSSTREAM_"
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 PACKAGE_DATA = Path(__file__).parent / "data"
+# The id of the articles data view in the packaged Kibana objects
+# (streams/data/kibana/newsstream.ndjson): alert links open Discover on it.
+KIBANA_ARTICLES_DATA_VIEW = "newsstream-articles"
+# Elasticsearch's time and byte-size units, as its rollover conditions take them.
+_ES_TIME = re.compile(r"[0-9]+(d|h|m|s|ms|micros|nanos)")
+_ES_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?(b|kb|mb|gb|tb|pb)", re.IGNORECASE)
 
 
 class Secret(str):
@@ -54,6 +61,10 @@ class Settings:
     app_id: str = "newsstream"
     worker_data_dir: Path = Path(".stack/worker")
     worker_web_port: int = 6066
+    # Whether the worker creates topics, templates and indices at start (admin rights). Off
+    # where `newsstream setup` ran as a Job: the worker then only checks that they exist and
+    # declares no topic, so it runs with least privilege.
+    worker_setup: bool = True
     # /healthz fails when one step of a stage (a batch, a dead letter) runs longer than this.
     stage_stuck_seconds: float = 300.0
     # Elasticsearch
@@ -71,6 +82,18 @@ class Settings:
     alerts_index: str = "news-alerts"
     # Fingerprints of every article seen, so duplicates are found across worker restarts.
     fingerprints_index: str = "news-fingerprints"
+    # Index lifecycle (README "Index lifecycle"). Replicas 0 only on a single node (the local
+    # stack): elsewhere one replica is what lets a node fail without losing the index.
+    index_shards: int = 1  # primaries of new indices; articles pick a change up at rollover
+    index_replicas: int = 1  # applied to existing indices too by `newsstream setup`
+    # The articles write index rolls over at the first condition met ("" or 0: no condition).
+    articles_rollover_max_age: str = "7d"
+    articles_rollover_max_primary_shard_size: str = "25gb"
+    articles_rollover_max_docs: int = 0
+    # Days kept (0: forever). Articles count from their index's rollover, like ILM does.
+    articles_retention_days: int = 90
+    alerts_retention_days: int = 365
+    fingerprints_retention_days: int = 30
     # Sink: one bulk request per batch; offsets commit only after it succeeded.
     sink_batch_size: int = 500
     sink_batch_seconds: float = 1.0
@@ -95,12 +118,26 @@ class Settings:
     webhook_timeout: float = 5.0
     webhook_max_attempts: int = 5
     kibana_url: str = "http://127.0.0.1:5601"
+    # The data view the Discover links of alerts open (`newsstream kibana import` creates it).
+    kibana_articles_data_view: str = KIBANA_ARTICLES_DATA_VIEW
+    # `newsstream kibana import`: Kibana's own credentials (API key wins); when both are
+    # empty, the Elasticsearch ones (Kibana users are Elasticsearch users).
+    kibana_username: str = ""
+    kibana_password: Secret = Secret("")
+    kibana_api_key: Secret = Secret("")
+    kibana_ca_certs: str = ""  # PEM CA of Kibana's https certificate; empty: the system's CAs
     # Sources: `newsstream poll` (feeds) and `newsstream api` (HTTP push).
     feeds_path: str = ""  # the feeds YAML; empty: no feeds
     # The poller's state (validators, ids seen per feed): a compacted topic, not a local file,
     # so a rescheduled pod carries on where the last one stopped.
     topic_poller_state: str = "newsstream.poller-state"
     feeds_fetch_pages: bool = False  # also fetch each new item's page (html for the worker)
+    # `newsstream poll` (not --once): its /metrics, /healthz, /readyz (0: no pages); feeds
+    # fetched at once (one host at a time); /healthz fails when the poll loop has not gone
+    # round, or one poll has run, this long.
+    poll_web_port: int = 6067
+    poll_concurrency: int = 8
+    poll_stuck_seconds: float = 300.0
     api_host: str = "0.0.0.0"
     api_port: int = 8088
     api_tokens: Secret = Secret("")  # bearer tokens, comma-separated; empty: refuse every push
@@ -124,9 +161,49 @@ class Settings:
             raise ConfigError(f"NEWSSTREAM_LOG_FORMAT={self.log_format!r}: use one of {FORMATS}")
         if self.stage_stuck_seconds <= 0:
             raise ConfigError("NEWSSTREAM_STAGE_STUCK_SECONDS must be positive")
+        if not 0 <= self.poll_web_port <= 65535 or self.poll_concurrency < 1:
+            raise ConfigError(
+                "NEWSSTREAM_POLL_WEB_PORT must be a port (0: none) and "
+                "NEWSSTREAM_POLL_CONCURRENCY at least 1"
+            )
+        if self.poll_stuck_seconds <= 0:
+            raise ConfigError("NEWSSTREAM_POLL_STUCK_SECONDS must be positive")
         self._check_kafka_security()
+        self._check_index_lifecycle()
         if bool(self.es_client_cert) != bool(self.es_client_key):
             raise ConfigError("set both NEWSSTREAM_ES_CLIENT_CERT and NEWSSTREAM_ES_CLIENT_KEY")
+        if bool(self.kibana_username) != bool(self.kibana_password):
+            raise ConfigError("set both NEWSSTREAM_KIBANA_USERNAME and NEWSSTREAM_KIBANA_PASSWORD")
+
+    def _check_index_lifecycle(self) -> None:
+        if self.index_shards < 1:
+            raise ConfigError("NEWSSTREAM_INDEX_SHARDS must be at least 1")
+        if self.index_replicas < 0:
+            raise ConfigError("NEWSSTREAM_INDEX_REPLICAS must be 0 (a single node) or more")
+        age, size = self.articles_rollover_max_age, self.articles_rollover_max_primary_shard_size
+        if age and not _ES_TIME.fullmatch(age):
+            raise ConfigError(
+                f"NEWSSTREAM_ARTICLES_ROLLOVER_MAX_AGE={age!r}: use an Elasticsearch time "
+                "such as 7d or 12h (empty: no age condition)"
+            )
+        if size and not _ES_SIZE.fullmatch(size):
+            raise ConfigError(
+                f"NEWSSTREAM_ARTICLES_ROLLOVER_MAX_PRIMARY_SHARD_SIZE={size!r}: use an "
+                "Elasticsearch size such as 25gb or 500mb (empty: no size condition)"
+            )
+        if self.articles_rollover_max_docs < 0:
+            raise ConfigError("NEWSSTREAM_ARTICLES_ROLLOVER_MAX_DOCS must be 0 (off) or more")
+        if not (age or size or self.articles_rollover_max_docs):
+            # An index that never rolls over is never deleted: retention would stop too.
+            raise ConfigError(
+                "set at least one of NEWSSTREAM_ARTICLES_ROLLOVER_MAX_AGE, "
+                "_MAX_PRIMARY_SHARD_SIZE or _MAX_DOCS"
+            )
+        for name in ("articles", "alerts", "fingerprints"):
+            if getattr(self, f"{name}_retention_days") < 0:
+                raise ConfigError(
+                    f"NEWSSTREAM_{name.upper()}_RETENTION_DAYS must be 0 (keep forever) or more"
+                )
 
     def _check_kafka_security(self) -> None:
         protocol = self.kafka_security_protocol

@@ -8,13 +8,18 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.errors import StackError
+from streams.errors import ConfigError, StackError
 from streams.kafka.connection import KafkaConnection, diagnose
 from streams.settings import Settings
 
 _BOOTSTRAP_TIMEOUT_MS = 10_000
 # Dead-letter topics keep a record long enough for someone to look at it after a holiday.
 _DLQ_RETENTION_MS = str(30 * 24 * 3600 * 1000)
+
+
+def leader_topic(app_id: str) -> str:
+    """Faust's topic for electing the group leader (faust.assignor.LeaderAssignor)."""
+    return f"{app_id}-__assignor-__leader"
 
 
 def pipeline_topics(settings: Settings) -> list[NewTopic]:
@@ -40,14 +45,20 @@ def pipeline_topics(settings: Settings) -> list[NewTopic]:
             replication_factor=settings.topic_replication,
             topic_configs={"cleanup.policy": "compact"},
         ),
+        # Created here rather than by Faust, so a worker without the right to create
+        # topics can start (NEWSSTREAM_WORKER_SETUP=false).
+        NewTopic(
+            name=leader_topic(settings.app_id),
+            num_partitions=1,
+            replication_factor=settings.topic_replication,
+        ),
     ]
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create the missing topics; return the names created."""
+def _admin(settings: Settings) -> KafkaAdminClient:
     connection = KafkaConnection.from_settings(settings)
     try:
-        admin = KafkaAdminClient(
+        return KafkaAdminClient(
             **connection.kafka_python(),
             client_id="newsstream-setup",
             # Set-up runs first in every worker: a wrong address, certificate or password
@@ -56,6 +67,34 @@ def ensure_topics(settings: Settings) -> list[str]:
         )
     except KafkaError as exc:
         raise StackError(diagnose(connection)) from exc
+
+
+def missing_topics(settings: Settings) -> list[str]:
+    """The pipeline's topics this Kafka user cannot see: not created yet, or no Describe."""
+    admin = _admin(settings)
+    try:
+        existing = set(admin.list_topics())
+    except KafkaError as exc:
+        raise StackError(f"could not list Kafka topics: {exc}") from exc
+    finally:
+        admin.close()
+    return [t.name for t in pipeline_topics(settings) if t.name not in existing]
+
+
+def check_topics(settings: Settings) -> None:
+    """Stop a worker that runs without set-up rights when set-up has not run."""
+    missing = missing_topics(settings)
+    if missing:
+        raise ConfigError(
+            f"Kafka topics missing or not visible to this user: {', '.join(missing)}; "
+            "run `newsstream setup` with admin rights (the Helm chart's setup Job), or grant "
+            "Describe on them, or set NEWSSTREAM_WORKER_SETUP=true"
+        )
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the missing topics; return the names created."""
+    admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in pipeline_topics(settings) if t.name not in existing]

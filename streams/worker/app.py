@@ -74,6 +74,8 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         web_port=settings.worker_web_port,
         web_host="0.0.0.0",
+        # Without set-up rights the worker must not try to create a topic: set-up made them.
+        topic_allow_declare=settings.worker_setup,
     )
     es = make_async_client(settings)
     rules = RulesHolder.load(settings, environ=environ)

@@ -74,9 +74,14 @@ def test_a_running_worker_reloads_changed_rules_and_keeps_the_last_good_ones(
     assert [r.id for r in holder.current.rules] == ["renamed"]
 
 
-def test_the_rules_shipped_for_kubernetes_and_the_defaults_load() -> None:
+def test_the_rules_of_the_helm_example_and_the_defaults_load(tmp_path: Path) -> None:
+    import yaml
+
     from streams.alerts import load_rules
 
-    for path in (ROOT / "deploy" / "k8s" / "rules.yaml", ROOT / "streams" / "data" / "rules.yaml"):
+    values = ROOT / "deploy" / "helm" / "newsstream" / "ci" / "production-values.yaml"
+    helm_rules = tmp_path / "rules.yaml"
+    helm_rules.write_text(yaml.safe_load(values.read_text())["rules"]["content"])
+    for path in (helm_rules, ROOT / "streams" / "data" / "rules.yaml"):
         rules = load_rules(path, environ={}, default_webhook_url="http://127.0.0.1:1/hook")
         assert {r.id for r in rules.rules} >= {"sanctions-watch"}
