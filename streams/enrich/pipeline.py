@@ -8,7 +8,9 @@ store (``mark_duplicates`` for an in-process one, the worker's stage for Elastic
 
 Steps for each article:
 1. body: trafilatura for ``html``, scraped-text cleaning for ``text`` (``clean=False``:
-   the text exactly as given, so entity spans index into the input);
+   the text exactly as given, so entity spans index into the input); a body over
+   ``max_body_chars`` is cut at a word boundary (a prefix: spans still index into the
+   input) and the article says ``truncated``, so no step below sees an unbounded text;
 2. language (ISO 639-1); English bodies go through NER, others get no entities;
 3. entities with canonical names, spans and counts; country codes of places;
 4. IPTC categories, watch topics with evidence, keywords;
@@ -36,7 +38,13 @@ from streams.enrich.screening import Screener, load_screener
 from streams.enrich.terms import tokenize
 from streams.enrich.topics import Taxonomy, load_taxonomy, match_topics
 from streams.errors import EnrichmentError
-from streams.messages import EnrichedArticle, Entity, RawArticle
+from streams.messages import (
+    DEFAULT_MAX_BODY_CHARS,
+    EnrichedArticle,
+    Entity,
+    RawArticle,
+    truncate_at_word,
+)
 from streams.settings import Settings
 
 # Languages the NER model reads. A model for more languages extends this.
@@ -76,6 +84,7 @@ class _Prepared:
     raw: RawArticle
     cleaned: CleanText
     language: str | None
+    truncated: bool = False
 
     @property
     def wants_ner(self) -> bool:
@@ -94,12 +103,14 @@ class Enricher:
         screener: Screener | None = None,
         nlp: Language | None = None,
         batch_size: int = 16,
+        max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
     ) -> None:
         self._nlp = nlp if nlp is not None else load_pipeline(spacy_model)
         self._taxonomy: Taxonomy = load_taxonomy(taxonomy_path)
         self._categories: CategoryModel = load_categories(category_lexicon)
         self._screener = screener
         self._batch_size = batch_size
+        self._max_body_chars = max_body_chars
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
@@ -111,6 +122,7 @@ class Enricher:
                 un_paths=_paths(settings.sanctions_un_paths),
             ),
             batch_size=settings.enrich_batch_size,
+            max_body_chars=settings.max_body_chars,
         )
 
     def enrich(self, raw: RawArticle, *, ingested_at: str, clean: bool = True) -> EnrichedArticle:
@@ -145,12 +157,14 @@ class Enricher:
     def _prepare(self, raw: RawArticle, *, clean: bool) -> _Prepared | EnrichmentError:
         try:
             cleaned = _clean(raw, clean=clean)
-            language = detect_language(cleaned.body, declared=raw.language)
+            body, truncated = truncate_at_word(cleaned.body, self._max_body_chars)
+            cleaned = replace(cleaned, body=body)
+            language = detect_language(body, declared=raw.language)
         except EnrichmentError as exc:
             return EnrichmentError(f"article {raw.id}: {exc}")
         except _STEP_ERRORS as exc:
             return _failure(raw, "cleaning", exc)
-        return _Prepared(raw=raw, cleaned=cleaned, language=language)
+        return _Prepared(raw=raw, cleaned=cleaned, language=language, truncated=truncated)
 
     def _run_ner(self, items: Sequence[_Prepared]) -> dict[int, Doc]:
         texts = (item.cleaned.body[:_MAX_NER_CHARS] for item in items)
@@ -182,6 +196,7 @@ class Enricher:
             dateline=item.cleaned.dateline,
             content_hash=fp.content_hash,
             screening=self._screener.screen(entities) if self._screener is not None else [],
+            truncated=item.truncated,
         )
         return Enriched(article, fp)
 

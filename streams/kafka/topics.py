@@ -10,6 +10,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.errors import ConfigError, StackError
 from streams.kafka.connection import KafkaConnection, diagnose
+from streams.messages.limits import kafka_record_bytes
 from streams.settings import Settings
 
 _BOOTSTRAP_TIMEOUT_MS = 10_000
@@ -23,8 +24,14 @@ def leader_topic(app_id: str) -> str:
 
 
 def pipeline_topics(settings: Settings) -> list[NewTopic]:
+    # The largest record any producer of the pipeline sends (README "Size limits"): the
+    # topics take what the producers accept, whatever the broker's default.
+    record_bytes = str(kafka_record_bytes(settings.max_article_bytes))
+
     def topic(name: str, *, dlq: bool = False) -> NewTopic:
-        configs = {"retention.ms": _DLQ_RETENTION_MS} if dlq else {}
+        configs = {"max.message.bytes": record_bytes}
+        if dlq:
+            configs["retention.ms"] = _DLQ_RETENTION_MS
         return NewTopic(
             name=name,
             num_partitions=settings.topic_partitions,

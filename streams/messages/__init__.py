@@ -10,6 +10,12 @@ from streams.messages.codec import (
     loads,
     parse_raw_article,
 )
+from streams.messages.limits import (
+    DEFAULT_MAX_ARTICLE_BYTES,
+    DEFAULT_MAX_BODY_CHARS,
+    kafka_record_bytes,
+    truncate_at_word,
+)
 from streams.messages.models import (
     Alert,
     AlertPayload,
@@ -30,6 +36,8 @@ from streams.messages.models import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_ARTICLE_BYTES",
+    "DEFAULT_MAX_BODY_CHARS",
     "Alert",
     "AlertPayload",
     "DeadLetter",
@@ -50,6 +58,8 @@ __all__ = [
     "dead_letter_from_json",
     "dumps",
     "enriched_from_json",
+    "kafka_record_bytes",
     "loads",
     "parse_raw_article",
+    "truncate_at_word",
 ]

@@ -6,8 +6,9 @@ raise InvalidRecord (InvalidArticle for articles) for any bad input, with a mess
 naming the field and what was expected, so the worker can dead-letter the record.
 
 ``parse_raw_article`` is the one gate every raw record passes: on top of the model's
-types it requires non-blank text or html and a title or a url, and it assigns the
-stable article id when the producer gave none.
+types it requires non-blank text or html and a title or a url, a safe id when the
+producer gives one, and at most ``max_bytes`` (``NEWSSTREAM_MAX_ARTICLE_BYTES``), and it
+assigns the stable article id when the producer gave none (``streams.messages.limits``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import msgspec
 import orjson
 
 from streams.errors import InvalidArticle, InvalidRecord
+from streams.messages.limits import DEFAULT_MAX_ARTICLE_BYTES, id_problem, too_large
 from streams.messages.models import Alert, DeadLetter, EnrichedArticle, RawArticle
 
 T = TypeVar("T")
@@ -74,15 +76,23 @@ def article_id(*, url: str | None, title: str, text: str | None, html: str | Non
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
 
 
-def parse_raw_article(data: bytes | str | dict[str, Any]) -> RawArticle:
+def parse_raw_article(
+    data: bytes | str | dict[str, Any], *, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
+) -> RawArticle:
     """Validate one raw record; raise InvalidArticle saying what is wrong.
 
-    Fields the model does not know are ignored.
+    Bytes and text over ``max_bytes`` are refused before they are parsed; a dict (a
+    producer's own record) is measured as it will be published. Fields the model does
+    not know are ignored.
     """
+    if isinstance(data, bytes | str):
+        size = len(data) if isinstance(data, bytes) else _utf8_size(data)
+        if size > max_bytes:
+            raise InvalidArticle(too_large(size, max_bytes))
     record = _json_object(data, InvalidArticle)
     given_id = record.get("id")
-    if given_id is not None and (not isinstance(given_id, str) or not given_id.strip()):
-        raise InvalidArticle("field 'id', when given, must be a non-empty string")
+    if given_id is not None and (problem := id_problem(given_id)):
+        raise InvalidArticle(problem)
     title = record.get("title")
     raw = _convert(
         {**record, "id": given_id or _PENDING_ID, "title": "" if title is None else title},
@@ -95,7 +105,10 @@ def parse_raw_article(data: bytes | str | dict[str, Any]) -> RawArticle:
     if not title and not raw.url:
         raise InvalidArticle("article has neither 'title' nor 'url'")
     stable_id = given_id or article_id(url=raw.url, title=title, text=raw.text, html=raw.html)
-    return dataclasses.replace(raw, id=stable_id, title=title)
+    article = dataclasses.replace(raw, id=stable_id, title=title)
+    if isinstance(data, dict) and (size := len(dumps(article))) > max_bytes:
+        raise InvalidArticle(too_large(size, max_bytes))
+    return article
 
 
 def enriched_from_json(data: bytes | dict[str, Any]) -> EnrichedArticle:
@@ -115,6 +128,11 @@ def dead_letter_from_json(data: bytes | dict[str, Any]) -> DeadLetter:
     return _convert(
         _json_object(data, InvalidRecord), DeadLetter, InvalidRecord, "dead letter record"
     )
+
+
+def _utf8_size(text: str) -> int:
+    # surrogatepass: a lone surrogate still has a size; the parser refuses it next.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _has_text(value: str | None) -> bool:

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta
 
+from streams.messages.limits import ID_PATTERN, MAX_ID_CHARS
+
 # Formats are documentation for schema readers; the codec does not check them.
 _DateTime = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 _Uri = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
@@ -29,10 +31,18 @@ class RawArticle:
 
     Needs non-blank text or html, and a title or a url. ``id`` may be left out: the
     codec assigns a stable one (sha256 of the canonical URL, else of the normalised
-    title and text, first 32 hex digits). ``title`` may be left out or null.
+    title and text, first 32 hex digits). ``title`` may be left out or null. The whole
+    record is at most NEWSSTREAM_MAX_ARTICLE_BYTES (2 MiB by default).
     """
 
-    id: Annotated[str, Meta(pattern=r"\S")]
+    id: Annotated[
+        str,
+        Meta(
+            pattern=f"^{ID_PATTERN.pattern}$",
+            max_length=MAX_ID_CHARS,
+            description="Letters, digits, '.', '_', ':', '-'; the Elasticsearch _id.",
+        ),
+    ]
     title: str
     url: _Uri | None = None
     text: Annotated[str | None, Meta(description="Plain (possibly scraped) article text.")] = None
@@ -120,6 +130,13 @@ class EnrichedArticle:
             "the ingest latency. None from the offline `newsstream enrich`."
         ),
     ] = None
+    truncated: Annotated[
+        bool,
+        Meta(
+            description="body was cut at a word boundary to NEWSSTREAM_MAX_BODY_CHARS "
+            "before enrichment; entities, topics and keywords cover only what is kept"
+        ),
+    ] = False
 
 
 @dataclass(frozen=True, slots=True)

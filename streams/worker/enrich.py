@@ -20,7 +20,13 @@ from typing import Protocol
 from streams.clock import utc_now
 from streams.enrich import Enriched, Fingerprint
 from streams.errors import EnrichmentError, NewsstreamError
-from streams.messages import EnrichedArticle, RawArticle, dumps, parse_raw_article
+from streams.messages import (
+    DEFAULT_MAX_ARTICLE_BYTES,
+    EnrichedArticle,
+    RawArticle,
+    dumps,
+    parse_raw_article,
+)
 from streams.retry import transient_wait
 from streams.worker.dlq import Origin
 from streams.worker.produce import Output, Producer, publish
@@ -60,6 +66,7 @@ class EnrichStage:
     executor: Executor
     name: str = "enrich"
     decode_stage: str = "parse"
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES  # the gate's size limit (the setting)
     # Enriched articles whose records wait for a retry (at most a batch of them).
     retained: dict[RawArticle, Enriched] = field(default_factory=dict)
 
@@ -67,7 +74,8 @@ class EnrichStage:
         return value.raw.id
 
     def decode(self, record: Origin) -> Received:
-        return Received(parse_raw_article(record.value or b""), iso_time(record.timestamp))
+        article = parse_raw_article(record.value or b"", max_bytes=self.max_article_bytes)
+        return Received(article, iso_time(record.timestamp))
 
     async def handle(self, values: Sequence[Received]) -> list[Exception | None]:
         results = await self._enriched([value.raw for value in values])

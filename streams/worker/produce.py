@@ -62,8 +62,9 @@ def as_broker_error(exc: Exception, record: Output) -> Exception:
     if isinstance(kafka_error, _TOO_LARGE):
         return RecordRejected(
             f"Kafka refused a {len(record.value):,}-byte record for {record.topic} as too "
-            f"large ({kafka_error!r}); raise the topic's max.message.bytes if such records "
-            "are expected"
+            f"large ({kafka_error!r}); the limit follows NEWSSTREAM_MAX_ARTICLE_BYTES "
+            "(README 'Size limits'): raise it and the topic's max.message.bytes if such "
+            "records are expected"
         )
     return BrokerUnavailable(f"Kafka could not take a record for {record.topic}: {kafka_error!r}")
 

@@ -112,9 +112,19 @@ def test_an_empty_body_is_refused() -> None:
     assert read_articles(b"\n \n", ndjson=True).errors[0].reason == "the body holds no article"
 
 
-def test_an_article_too_large_for_one_kafka_record_is_refused() -> None:
-    errors = read_articles(GOOD, ndjson=False, max_record_bytes=50).errors
-    assert "one record holds at most 50" in errors[0].reason
+def test_an_article_over_the_size_limit_is_a_bad_line_naming_the_setting() -> None:
+    errors = read_articles(OTHER + b"\n" + GOOD, ndjson=True, max_article_bytes=50).errors
+    assert [e.line for e in errors] == [2]
+    assert f"article is {len(GOOD)} bytes; at most 50 are accepted" in errors[0].reason
+    assert "NEWSSTREAM_MAX_ARTICLE_BYTES" in errors[0].reason
+
+
+def test_the_default_size_limit_takes_a_whole_page_up_to_2_mib() -> None:
+    page = "<p>" + "word " * 300_000 + "</p>"  # 1.5 MB: over Kafka's default 1 MiB
+    line = orjson.dumps({"url": "https://example.com/p", "title": "P", "html": page})
+    assert read_articles(line, ndjson=False).errors == []
+    huge = orjson.dumps({"url": "https://example.com/p", "title": "P", "html": page * 2})
+    assert "NEWSSTREAM_MAX_ARTICLE_BYTES" in read_articles(huge, ndjson=False).errors[0].reason
 
 
 def test_a_422_lists_at_most_100_lines_and_counts_them_all() -> None:
@@ -156,6 +166,7 @@ def serve(
             publisher=publisher,
             tokens=parse_tokens(kw.get("tokens", TOKEN)),
             max_bytes=kw.get("max_bytes", 10_000),
+            max_article_bytes=kw.get("max_article_bytes", 10_000),
         )
         async with TestClient(TestServer(app)) as client:
             await check(client)
@@ -193,6 +204,21 @@ def test_invalid_lines_answer_422_and_nothing_is_published() -> None:
         )
 
     serve(publisher, check)
+    assert publisher.published == []
+
+
+def test_an_oversized_article_is_a_422_line_not_a_413() -> None:
+    publisher = FakePublisher()
+    big = orjson.dumps({"title": "Big", "text": "x " * 100})
+
+    async def check(client: TestClient[Any, Any]) -> None:
+        response = await client.post("/v1/articles", data=GOOD + b"\n" + big, headers=NDJSON)
+        assert response.status == 422
+        errors = (await response.json())["errors"]
+        assert [e["line"] for e in errors] == [2]
+        assert "at most 150 are accepted (NEWSSTREAM_MAX_ARTICLE_BYTES)" in errors[0]["reason"]
+
+    serve(publisher, check, max_article_bytes=150)
     assert publisher.published == []
 
 

@@ -70,6 +70,60 @@ def test_invalid_records_say_what_is_wrong(line: bytes, reason: str) -> None:
         parse_raw_article(line)
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        "a" * 201,  # Elasticsearch takes 512 bytes; 200 characters of the safe set stay under
+        "with space",
+        "slash/in/it",
+        "-leading-dash",
+        "ünïcode",
+        "line\nbreak",
+        "trailing\n",
+        "",
+        "   ",
+        7,
+    ],
+)
+def test_an_unusable_given_id_is_refused_saying_what_an_id_may_be(given: object) -> None:
+    record = orjson.dumps({"id": given, "title": "T", "text": "b"})
+    with pytest.raises(InvalidArticle) as caught:
+        parse_raw_article(record)
+    reason = str(caught.value)
+    assert reason.startswith("field 'id', when given, must be 1 to 200 characters of A-Z")
+    assert "Leave it out and one is derived from the url" in reason
+    assert len(reason) < 400  # a huge id is shown cut
+
+
+@pytest.mark.parametrize("given", ["a", "A" * 200, "urn:news:2026-12-06.42_b", "0"])
+def test_a_safe_given_id_is_kept(given: str) -> None:
+    assert parse_raw_article({"id": given, "title": "T", "text": "b"}).id == given
+
+
+def test_an_article_over_the_size_limit_is_refused_before_it_is_parsed() -> None:
+    line = orjson.dumps({"title": "T", "text": "x" * 1_000})
+    assert parse_raw_article(line, max_bytes=len(line)).title == "T"
+    for data in (line, line.decode()):
+        with pytest.raises(InvalidArticle, match=f"article is {len(line):,} bytes; at most 100 "):
+            parse_raw_article(data, max_bytes=100)
+    with pytest.raises(InvalidArticle, match="NEWSSTREAM_MAX_ARTICLE_BYTES"):
+        parse_raw_article(b"not even json" * 100, max_bytes=100)  # size first: no parse
+
+
+def test_a_record_given_as_a_dict_is_measured_as_it_will_be_published() -> None:
+    record = {"title": "T", "text": "x" * 1_000, "ignored": "y" * 10_000}
+    article = parse_raw_article(record, max_bytes=2_000)  # unknown fields are dropped
+    with pytest.raises(InvalidArticle, match="NEWSSTREAM_MAX_ARTICLE_BYTES"):
+        parse_raw_article(record, max_bytes=len(dumps(article)) - 1)
+
+
+def test_the_default_limit_is_2_mib() -> None:
+    text = "x" * (2 * 1024 * 1024 - 100)
+    assert parse_raw_article(orjson.dumps({"title": "T", "text": text})).text == text
+    with pytest.raises(InvalidArticle, match="at most 2,097,152 are accepted"):
+        parse_raw_article(orjson.dumps({"title": "T", "text": text + "x" * 100}))
+
+
 def test_enriched_article_round_trips_through_json() -> None:
     article = EnrichedArticle(
         id="1",

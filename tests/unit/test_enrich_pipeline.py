@@ -107,6 +107,24 @@ def test_no_clean_keeps_the_input_text_exactly(enricher: Enricher) -> None:
     assert all(SEED[s:e] == "Vladimir Putin" for s, e in putin.spans)
 
 
+def test_a_body_over_the_cap_is_cut_at_a_word_and_says_so(nlp: Language) -> None:
+    capped = make_enricher(nlp, max_body_chars=2_000)
+    article = capped.enrich(RawArticle(id="a", title="", text=SEED), ingested_at=NOW, clean=False)
+    assert article.truncated and len(article.body) <= 2_000
+    assert SEED.startswith(article.body) and SEED[len(article.body)].isspace()
+    assert all(e < len(article.body) for entity in article.entities for _, e in entity.spans)
+
+
+def test_a_body_under_the_cap_is_whole_and_not_truncated(seed: EnrichedArticle) -> None:
+    assert not seed.truncated and len(SEED) < Settings().max_body_chars
+
+
+def test_from_settings_takes_the_body_cap(nlp: Language) -> None:
+    enricher = Enricher.from_settings(Settings(max_body_chars=1_000))
+    article = enricher.enrich(RawArticle(id="s", title="", text=SEED), ingested_at=NOW)
+    assert article.truncated and len(article.body) <= 1_000
+
+
 def test_html_body_comes_from_main_text_extraction(enricher: Enricher) -> None:
     paragraph = "Officials in Berlin said the new tariffs on steel imports would start in May. "
     html = (

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.errors import FeedError, InvalidArticle
-from streams.messages import RawArticle, parse_raw_article
+from streams.messages import RawArticle, dumps, parse_raw_article
 from streams.producers import (
     FeedConfig,
     entry_to_article,
@@ -15,6 +15,7 @@ from streams.producers import (
     normalise_date,
     parse_feed,
 )
+from streams.producers.feeds.items import with_page
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 BASE = "http://127.0.0.1:8788/"
@@ -147,3 +148,24 @@ def test_rss1_reads_dc_date() -> None:
 def test_a_document_that_is_no_feed_is_a_feed_error(body: bytes) -> None:
     with pytest.raises(FeedError, match="malformed feed"):
         parse_feed(body, url=BASE + "x.xml")
+
+
+def test_an_item_over_the_size_limit_is_invalid_with_the_reason() -> None:
+    parsed = parse_feed((FEEDS / "rss2.xml").read_bytes(), url=BASE + "rss2.xml")
+    config = FeedConfig(url=BASE + "rss2.xml", source="Fixture")
+    entry = parsed.entries[0]
+    fitting = entry_to_article(entry, feed=config, feed_language=None)
+    size = len(dumps(fitting))
+    assert entry_to_article(entry, feed=config, feed_language=None, max_bytes=size) == fitting
+    with pytest.raises(InvalidArticle, match=f"article is {size:,} bytes; at most {size - 1:,}"):
+        entry_to_article(entry, feed=config, feed_language=None, max_bytes=size - 1)
+
+
+def test_a_page_that_would_make_the_article_too_large_is_left_out() -> None:
+    article = parse_raw_article({"url": "https://example.org/a", "title": "T", "text": "feed"})
+    page = "<html><body><p>" + "word " * 1_000 + "</p></body></html>"
+    paged, problem = with_page(article, page, max_bytes=100_000)
+    assert paged.html == page and problem is None
+    kept, problem = with_page(article, page, max_bytes=1_000)
+    assert kept == article and kept.html is None
+    assert problem is not None and "NEWSSTREAM_MAX_ARTICLE_BYTES (1,000)" in problem

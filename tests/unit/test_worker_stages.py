@@ -23,7 +23,14 @@ from streams.errors import (
     RecordRejected,
     SinkBackpressure,
 )
-from streams.messages import Alert, EnrichedArticle, RawArticle, dumps
+from streams.messages import (
+    DEFAULT_MAX_ARTICLE_BYTES,
+    Alert,
+    EnrichedArticle,
+    RawArticle,
+    dumps,
+    kafka_record_bytes,
+)
 from streams.worker import (
     DeadLetters,
     DeliverAlertsStage,
@@ -94,7 +101,9 @@ class FakeFingerprints:
 
 
 def enrich_harness(
-    fingerprints: FakeFingerprints | None = None, producer: FakeProducer | None = None
+    fingerprints: FakeFingerprints | None = None,
+    producer: FakeProducer | None = None,
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
 ) -> Harness:
     producer = producer or FakeProducer()
     stage = EnrichStage(
@@ -103,6 +112,7 @@ def enrich_harness(
         producer=producer,
         output_topic="enriched",
         executor=ThreadPoolExecutor(1),
+        max_article_bytes=max_article_bytes,
     )
     return Harness(stage, producer=producer)
 
@@ -152,6 +162,36 @@ def test_an_output_kafka_finds_too_large_fails_only_its_record() -> None:
     assert [s.json()["id"] for s in harness.producer.on("enriched")] == ["a", "b"]
     [letter] = harness.letters()
     assert letter["error_type"] == "RecordRejected" and "too large" in letter["reason"]
+
+
+def test_an_enriched_output_over_the_request_size_is_dead_lettered_never_retried() -> None:
+    # aiokafka refuses a record over its max_request_size at send(), before the broker.
+    limit = kafka_record_bytes(DEFAULT_MAX_ARTICLE_BYTES)
+
+    def fail(topic: str, value: bytes) -> Exception | None:
+        return MessageSizeTooLargeError() if len(value) > limit else None
+
+    producer = FakeProducer(fail=fail, at_send=True)
+    # An enriched record can outgrow its raw one (entities, spans, keywords): here the
+    # gate lets the raw record through and the (fake) enricher passes the text on whole.
+    harness = enrich_harness(producer=producer, max_article_bytes=2 * limit)
+    huge = "word " * (limit // 5 + 1)
+    harness.run(raw_line("a"), raw_line("big", huge), raw_line("b", "small " * 40))
+    assert [s.json()["id"] for s in producer.on("enriched")] == ["a", "b"]
+    [letter] = harness.letters()
+    assert letter["error_type"] == "RecordRejected" and letter["stage"] == "enrich"
+    assert "NEWSSTREAM_MAX_ARTICLE_BYTES" in letter["reason"]
+    assert harness.slept == []  # no backoff: retrying cannot make it fit
+    assert isinstance(harness.stage, EnrichStage) and harness.stage.retained == {}
+
+
+def test_the_enrich_stage_parses_with_the_size_limit_it_is_given() -> None:
+    harness = enrich_harness(max_article_bytes=200)
+    harness.run(raw_line("a", "short"), raw_line("long", "word " * 100))
+    assert [s.json()["id"] for s in harness.producer.on("enriched")] == ["a"]
+    [letter] = harness.letters()
+    assert letter["stage"] == "parse" and letter["error_type"] == "InvalidArticle"
+    assert "at most 200 are accepted (NEWSSTREAM_MAX_ARTICLE_BYTES)" in letter["reason"]
 
 
 def test_publish_classifies_kafka_errors_behind_faust_s_wrapper() -> None:

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.errors import BrokerUnavailable, RecordRejected
 from streams.kafka.connection import KafkaConnection
+from streams.messages import DEFAULT_MAX_ARTICLE_BYTES, kafka_record_bytes
 from streams.producers.api import intake
 from streams.producers.api.gateway import RETRY_AFTER, KafkaGateway, Publisher
 from streams.producers.api.openapi import openapi_document
@@ -72,6 +73,7 @@ def create_api(
     publisher: Publisher,
     tokens: Sequence[bytes],
     max_bytes: int,
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
     metrics: ApiMetrics | None = None,
 ) -> web.Application:
     """The application; ``publisher`` is started and stopped with it."""
@@ -80,7 +82,9 @@ def create_api(
     document = openapi_document()
 
     async def push(request: web.Request) -> web.Response:
-        response = await _push(request, publisher, tokens, max_bytes, metrics)
+        response = await _push(
+            request, publisher, tokens, max_bytes, metrics, max_article_bytes=max_article_bytes
+        )
         metrics.requests.labels(str(response.status)).inc()
         return response
 
@@ -122,6 +126,8 @@ async def _push(
     tokens: Sequence[bytes],
     max_bytes: int,
     metrics: ApiMetrics,
+    *,
+    max_article_bytes: int,
 ) -> web.Response:
     given = intake.bearer_token(request.headers.get("Authorization"))
     if not intake.token_accepted(given, tokens):
@@ -133,7 +139,8 @@ async def _push(
         raw = await _read_body(request, max_bytes)
     except _TooLarge:
         return _problem(intake.too_large(max_bytes), headers={"Connection": "close"})
-    articles = intake.read_articles(raw, ndjson=request.content_type == intake.NDJSON)
+    ndjson = request.content_type == intake.NDJSON
+    articles = intake.read_articles(raw, ndjson=ndjson, max_article_bytes=max_article_bytes)
     if articles.errors:
         metrics.rejected.inc(len(articles.errors))
         return _problem(intake.invalid_articles(articles.errors))
@@ -179,9 +186,16 @@ def run_api(settings: Settings) -> None:
     if not tokens:
         log.warning("api: NEWSSTREAM_API_TOKENS is empty: every push is refused (401)")
     gateway = KafkaGateway(
-        connection=KafkaConnection.from_settings(settings), topic=settings.topic_raw
+        connection=KafkaConnection.from_settings(settings),
+        topic=settings.topic_raw,
+        max_request_size=kafka_record_bytes(settings.max_article_bytes),
     )
-    app = create_api(publisher=gateway, tokens=tokens, max_bytes=settings.api_max_bytes)
+    app = create_api(
+        publisher=gateway,
+        tokens=tokens,
+        max_bytes=settings.api_max_bytes,
+        max_article_bytes=settings.max_article_bytes,
+    )
     host, port = settings.api_host, settings.api_port
 
     def started(_: str) -> None:

@@ -27,6 +27,7 @@ from aiokafka.errors import (
 
 from streams.errors import BrokerUnavailable, RecordRejected
 from streams.kafka.connection import KafkaConnection, diagnose
+from streams.messages import DEFAULT_MAX_ARTICLE_BYTES, kafka_record_bytes
 from streams.producers.api.intake import Record
 from streams.retry import RetryPolicy
 
@@ -36,7 +37,7 @@ SEND_TIMEOUT = 5.0  # seconds for one request's records, from the first send to 
 PROBE_SECONDS = 5.0
 RECONNECT = RetryPolicy(base_delay=0.5, max_delay=5.0)
 RETRY_AFTER = 5  # what a 503 asks the client to wait (the longest reconnect delay)
-MAX_REQUEST_SIZE = 1_048_576
+MAX_REQUEST_SIZE = kafka_record_bytes(DEFAULT_MAX_ARTICLE_BYTES)  # README "Size limits"
 _TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError)
 
 
@@ -62,12 +63,14 @@ class Publisher(Protocol):
         large."""
 
 
-def aiokafka_producer(connection: KafkaConnection, send_timeout: float) -> Producer:
+def aiokafka_producer(
+    connection: KafkaConnection, send_timeout: float, max_request_size: int = MAX_REQUEST_SIZE
+) -> Producer:
     producer: Producer = AIOKafkaProducer(
         **connection.aiokafka(),
         acks="all",
         request_timeout_ms=int(send_timeout * 1000),
-        max_request_size=MAX_REQUEST_SIZE,
+        max_request_size=max_request_size,
         linger_ms=5,
         client_id="newsstream-api",
     )
@@ -84,13 +87,16 @@ class KafkaGateway:
         probe_seconds: float = PROBE_SECONDS,
         reconnect: RetryPolicy = RECONNECT,
         make_producer: Callable[[], Producer] | None = None,
+        max_request_size: int = MAX_REQUEST_SIZE,
     ) -> None:
         self._connection = connection
         self._topic = topic
         self._send_timeout = send_timeout
         self._probe_seconds = probe_seconds
         self._reconnect = reconnect
-        self._make_producer = make_producer or (lambda: aiokafka_producer(connection, send_timeout))
+        self._make_producer = make_producer or (
+            lambda: aiokafka_producer(connection, send_timeout, max_request_size)
+        )
         self._producer: Producer | None = None
         self._answering = False
         self._task: asyncio.Task[None] | None = None
@@ -129,8 +135,9 @@ class KafkaGateway:
             ) from exc
         except _TOO_LARGE as exc:
             raise RecordRejected(
-                f"Kafka refused a record for {self._topic} as too large ({exc!r}); raise "
-                "the topic's max.message.bytes if such articles are expected"
+                f"Kafka refused a record for {self._topic} as too large ({exc!r}); the "
+                "topic's max.message.bytes is below what NEWSSTREAM_MAX_ARTICLE_BYTES allows "
+                "(README 'Size limits')"
             ) from exc
         except KafkaError as exc:
             self._answering = False

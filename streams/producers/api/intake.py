@@ -3,8 +3,9 @@ and the problem documents the API answers with.
 
 A request is all or nothing: ``read_articles`` returns the records to publish only when
 every article in the body passed ``streams.messages.parse_raw_article`` (the gate every
-producer's records pass in the worker) and fits in one Kafka record; otherwise it
-returns every bad line with its 1-based number and the reason, and nothing is published.
+producer's records pass in the worker, size limit included: NEWSSTREAM_MAX_ARTICLE_BYTES);
+otherwise it returns every bad line with its 1-based number and the reason, and nothing
+is published.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.errors import InvalidArticle
-from streams.messages import dumps, parse_raw_article
+from streams.messages import DEFAULT_MAX_ARTICLE_BYTES, dumps, parse_raw_article
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 CONTENT_TYPES = (JSON, NDJSON)
 PROBLEM = "application/problem+json"
 REALM = "newsstream"
-# One article must fit in one Kafka record: the producer's max_request_size is 1 MiB
-# (the broker's default message.max.bytes), less room for the key and batch headers.
-MAX_RECORD_BYTES = 1_000_000
 # A 422 lists at most this many bad lines (and counts them all).
 SHOWN_ERRORS = 100
 
@@ -76,10 +74,12 @@ def token_accepted(given: str | None, tokens: Sequence[bytes]) -> bool:
 
 
 def read_articles(
-    body: bytes, *, ndjson: bool, max_record_bytes: int = MAX_RECORD_BYTES
+    body: bytes, *, ndjson: bool, max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
 ) -> Articles:
     """Validate every article of a JSON body (one article, line 1) or an NDJSON body (one
-    article a line; blank lines are skipped but counted)."""
+    article a line; blank lines are skipped but counted). An article over
+    ``max_article_bytes`` is a bad line: one Kafka record must hold it (the producer's
+    request size and the topic's max.message.bytes leave room for its key and headers)."""
     lines = body.split(b"\n") if ndjson else [body]
     records: list[Record] = []
     errors: list[LineError] = []
@@ -87,7 +87,7 @@ def read_articles(
         if ndjson and not line.strip():
             continue
         try:
-            records.append(to_record(number, line, max_record_bytes=max_record_bytes))
+            records.append(to_record(number, line, max_article_bytes=max_article_bytes))
         except InvalidArticle as exc:
             errors.append(LineError(number, str(exc)))
     if not records and not errors:
@@ -95,16 +95,11 @@ def read_articles(
     return Articles(records=[] if errors else records, errors=errors)
 
 
-def to_record(number: int, line: bytes, *, max_record_bytes: int) -> Record:
+def to_record(number: int, line: bytes, *, max_article_bytes: int) -> Record:
     """The validated article re-encoded: the id filled in, the title trimmed, fields the
     model does not know dropped. InvalidArticle if it is not valid or too large."""
-    article = parse_raw_article(line)
+    article = parse_raw_article(line, max_bytes=max_article_bytes)
     value = dumps(article)
-    if len(value) > max_record_bytes:
-        raise InvalidArticle(
-            f"article is {len(value):,} bytes encoded; one record holds at most "
-            f"{max_record_bytes:,}"
-        )
     return Record(line=number, id=article.id, key=article.id.encode(), value=value)
 
 

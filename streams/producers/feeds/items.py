@@ -9,12 +9,15 @@ feedparser finds no feed in is a FeedError ("malformed"); a feed with a recovera
 ``entry_to_article`` turns one entry into a RawArticle with the same stable id every
 producer gets (``parse_raw_article``: from the canonical URL): the entry's link (or a
 permalink guid), its title as text, its content or summary as plain text (paragraphs
-kept as lines), ``published_at`` in UTC ISO 8601 and a language hint.
+kept as lines), ``published_at`` in UTC ISO 8601 and a language hint. An item over
+``NEWSSTREAM_MAX_ARTICLE_BYTES`` is invalid like one without text; ``with_page`` adds a
+fetched page's html only when the article still fits.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import io
 import re
 from collections.abc import Mapping
@@ -28,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from streams.errors import FeedError
-from streams.messages import RawArticle, parse_raw_article
+from streams.messages import DEFAULT_MAX_ARTICLE_BYTES, RawArticle, dumps, parse_raw_article
 from streams.producers.feeds.config import FeedConfig
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -82,9 +85,14 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
 
 
 def entry_to_article(
-    entry: Mapping[str, Any], *, feed: FeedConfig, feed_language: str | None
+    entry: Mapping[str, Any],
+    *,
+    feed: FeedConfig,
+    feed_language: str | None,
+    max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
 ) -> RawArticle:
-    """The entry as a raw article; InvalidArticle when it has no link and title, or no text."""
+    """The entry as a raw article; InvalidArticle when it has no link and title, no text,
+    or is larger than ``max_bytes`` as published."""
     record = {
         "url": entry_url(entry, base=feed.url),
         "title": _title(entry),
@@ -93,7 +101,22 @@ def entry_to_article(
         "published_at": entry_date(entry),
         "language": language_code(feed.language or _entry_language(entry) or feed_language),
     }
-    return parse_raw_article(record)
+    return parse_raw_article(record, max_bytes=max_bytes)
+
+
+def with_page(
+    article: RawArticle, html: str, *, max_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
+) -> tuple[RawArticle, str | None]:
+    """The article with its page's html, or as it was and why not: the page would make it
+    larger than ``max_bytes``, and the feed's text is better than no article."""
+    paged = dataclasses.replace(article, html=html)
+    size = len(dumps(paged))
+    if size <= max_bytes:
+        return paged, None
+    return article, (
+        f"with its page the article would be {size:,} bytes, over "
+        f"NEWSSTREAM_MAX_ARTICLE_BYTES ({max_bytes:,})"
+    )
 
 
 def entry_url(entry: Mapping[str, Any], *, base: str) -> str | None:

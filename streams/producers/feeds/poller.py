@@ -29,7 +29,6 @@ the loop), never two of one feed: each feed's state is only touched by its own p
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -44,7 +43,7 @@ from kafka.errors import KafkaError
 
 from streams.errors import FeedError, InvalidArticle, StackError
 from streams.kafka.connection import KafkaConnection
-from streams.messages import RawArticle, dumps
+from streams.messages import DEFAULT_MAX_ARTICLE_BYTES, RawArticle, dumps
 from streams.producers.feeds.config import FeedConfig
 from streams.producers.feeds.fetching import (
     MAX_BYTES,
@@ -54,7 +53,7 @@ from streams.producers.feeds.fetching import (
     host_of,
     make_http_client,
 )
-from streams.producers.feeds.items import entry_to_article, parse_feed
+from streams.producers.feeds.items import entry_to_article, parse_feed, with_page
 from streams.producers.feeds.robots import RobotsCache
 from streams.producers.feeds.state import FeedState, KafkaStateStore, read_states
 from streams.producers.jsonl import make_producer
@@ -112,6 +111,7 @@ class Poller:
     fetch_pages: bool = False
     throttle: HostThrottle = field(default_factory=HostThrottle)
     max_bytes: int = MAX_BYTES
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES  # NEWSSTREAM_MAX_ARTICLE_BYTES
     robots: RobotsCache | None = None  # None: one of its own, on ``http``
 
     def __post_init__(self) -> None:
@@ -171,7 +171,12 @@ class Poller:
         seen, fresh = set(state.seen), []
         for entry in parsed.entries:
             try:
-                article = entry_to_article(entry, feed=feed, feed_language=parsed.language)
+                article = entry_to_article(
+                    entry,
+                    feed=feed,
+                    feed_language=parsed.language,
+                    max_bytes=self.max_article_bytes,
+                )
             except InvalidArticle as exc:
                 report.invalid += 1
                 log.warning("%s: an entry is not usable (%s)", feed.url, exc)
@@ -214,7 +219,11 @@ class Poller:
             return article
         if page is None:
             return article
-        return dataclasses.replace(article, html=decode_html(page.body, page.content_type))
+        html = decode_html(page.body, page.content_type)
+        paged, problem = with_page(article, html, max_bytes=self.max_article_bytes)
+        if problem:
+            log.warning("keeping the feed's text of %s: %s", article.url, problem)
+        return paged
 
 
 def page_headers(feed: FeedConfig, page_url: str) -> Mapping[str, str]:
@@ -290,6 +299,7 @@ def open_poller(settings: Settings, **options: Any) -> Iterator[Poller]:
             store=KafkaStateStore(producer, settings.topic_poller_state),
             states=states,
             fetch_pages=settings.feeds_fetch_pages,
+            max_article_bytes=settings.max_article_bytes,
             **options,
         )
     finally:
