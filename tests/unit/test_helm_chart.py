@@ -325,6 +325,31 @@ def acls(user: dict[str, Any]) -> dict[str, set[str]]:
     return granted
 
 
+def test_strimzi_topics_are_the_topics_setup_creates() -> None:
+    """Same names, partitions, replicas and configs (size limit, retention, compaction)."""
+    values_file = CHART / "ci" / "in-cluster-values.yaml"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    settings = Settings(
+        topic_partitions=values["kafka"]["topics"]["partitions"],
+        topic_replication=values["kafka"]["topics"]["replication"],
+        max_article_bytes=values["maxArticleBytes"],
+    )
+    expected = {
+        t.name: (t.num_partitions, t.replication_factor, dict(t.topic_configs))
+        for t in pipeline_topics(settings)
+    }
+    declared = {
+        o["spec"]["topicName"]: (
+            o["spec"]["partitions"],
+            o["spec"]["replicas"],
+            {k: str(v) for k, v in o["spec"].get("config", {}).items()},
+        )
+        for o in rendered(values_file)
+        if o["kind"] == "KafkaTopic"
+    }
+    assert declared == expected
+
+
 def test_kafka_acls_give_each_component_only_what_it_uses() -> None:
     objects = rendered(CHART / "ci" / "in-cluster-values.yaml")
     settings = Settings()

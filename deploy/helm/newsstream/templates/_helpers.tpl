@@ -121,6 +121,8 @@ An empty kafkaUser or esUser leaves that connection out (the component does not 
   value: {{ $v.logFormat | quote }}
 - name: NEWSSTREAM_APP_ID
   value: {{ $v.appId | quote }}
+- name: NEWSSTREAM_MAX_ARTICLE_BYTES
+  value: {{ $v.maxArticleBytes | int | quote }}
 - name: NEWSSTREAM_KIBANA_URL
   value: {{ default $v.kibana.url .kibanaUrl | quote }}
 {{- if .kafkaUser }}
