@@ -33,7 +33,8 @@ def as_enriched(record: dict[str, Any], settings: Settings) -> EnrichedArticle:
         return enriched_from_json(record)
     from streams.enrich import Enricher
 
-    return Enricher.from_settings(settings).enrich(parse_raw_article(record), ingested_at=utc_now())
+    article = parse_raw_article(record, max_bytes=settings.max_article_bytes)
+    return Enricher.from_settings(settings).enrich(article, ingested_at=utc_now())
 
 
 def explain_file(
