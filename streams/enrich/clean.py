@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import trafilatura
 
@@ -55,9 +56,55 @@ _FURNITURE = re.compile(
       | .{0,40}content\s+is\s+protected.{0,10}
       | click\s+here\b.{0,60}
       | print|email|facebook|twitter|linkedin|whatsapp|telegram|x
+      | (?:order\s+)?reprints?|print\s+(?:this\s+)?(?:article|story|page)
+      | related\s*:.*|also\s+on\s+\S+\.[a-z]{2,}\b.*
+      | tell\s+us\s+what\s+you\s+think
+      | (?:like|enjoy(?:ed)?|love)\s+this\s+(?:story|article|post)\b.{0,60}
+      | an\s+error\s+(?:has\s+)?occurred\b.{0,60}
+      | [\w'’ ]{0,40}\bnewsletters?
+      | (?:reading\s+time|tempo\s+de\s+leitura|temps\s+de\s+lecture|lesezeit)\s*:?.{0,20}
+      | \d{1,3}\s*(?:-\s*)?min(?:ute)?s?\s+read
     )[\s!.:|»›>-]*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# A list bullet in front of a furniture phrase ("- Print Article") changes nothing.
+_BULLET = re.compile(r"^[-–•*·]\s+")
+# Calls to act that close many stories: follow us, write to the reporter, get the newsletter.
+_CALL_TO_ACT = re.compile(
+    r"""^(?:
+        (?:follow|email|e-mail|write\s+to|reach|contact|tweet)\b
+            .{0,200}(?:@|\b(?:twitter|facebook|instagram|youtube|linkedin|tiktok)\b).{0,200}
+      | (?:get|sign\s+up|subscribe)\b.{0,160}\b(?:newsletters?|inbox|delivered)\b.{0,120}
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Production credits of wire stories: "(Reporting by ...; Editing by ...)".
+_CREDITS = re.compile(
+    r"""^\(?(?:
+        (?:additional\s+)?(?:reporting|writing|editing|research)\s+by\b
+      | [\w.'’ -]{3,60}\s+contributed\s+
+            (?:reporting|research|to\s+this\s+(?:report|article|story))\b
+    ).{0,300}$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A line that only says when (and maybe by whom) it was published: a date in numbers, a
+# year with a clock time, or "Updated at ..."; a few short words, no sentence of its own.
+# A clock time alone ("Kick-off 19:45") may be part of the story.
+_CLOCK = re.compile(r"\b\d{1,2}[:h]\d{2}\b")
+_NUMERIC_DATE = re.compile(r"\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}(?:T[\d:+-]+)?\b")
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_STAMP = re.compile(
+    r"^(?:last\s+)?(?:updated|published|posted|modified|publicado|atualizado|actualizado|"
+    r"aktualisiert|veröffentlicht|mis\s+à\s+jour|publié|pubblicato|aggiornato)\b",
+    re.IGNORECASE,
+)
+_LONG_LOWER_WORD = re.compile(r"^[a-zà-ÿ]{4,}$")
+_DATE_LINE_MAX_WORDS = 12
+# An excerpt cut with a bracketed ellipsis is the teaser of another page (a bare "…"
+# is not: bloggers end sentences with it).
+_TEASER_END = re.compile(r"\[(?:…|\.\.\.)\]$")
+# A bare address, maybe with a short label ("Download: https://...").
+_URL_LINE = re.compile(r"^(?:[\w ]{1,30}:\s*)?https?://\S+$", re.IGNORECASE)
 _BYLINE = re.compile(
     r"^(?:by|written\s+by|words\s+by)\s+(?P<name>[^\d,|]{3,80}?)\s*(?:[,|].*)?$", re.I
 )
@@ -122,23 +169,213 @@ _SUBHEADING_MAX_WORDS = 14
 
 
 def clean_html(html: str, *, url: str | None = None, title: str | None = None) -> CleanText:
-    """Main text of an HTML page with trafilatura, then the same line filters as plain text."""
+    """The story of an HTML page: trafilatura passes, then the same line filters as plain text.
+
+    A precision pass first (it leaves out more furniture); a balanced pass when that finds
+    less than a short story; a recall pass before giving up. A page without a story
+    raises an EnrichmentError saying what the page is instead (an empty shell, a cookie
+    wall, an index of links), so the dead letter tells an operator what to do.
+    """
+    page = _as_document(html)
+    best: _Pass | None = None
+    for options in _PASSES:
+        if best is not None and best.words >= options.needed_below:
+            break
+        found = _extract(page, url=url, title=title, options=options)
+        if found is not None and (best is None or found.words > best.words):
+            best = found
+    reason = not_an_article(page, best.cleaned.body if best is not None else "")
+    if reason is not None:
+        raise EnrichmentError(reason)
+    if best is None or not best.words:
+        raise EnrichmentError(
+            "HTML extraction found no main text in the precision, balanced and recall passes: "
+            "if the page has a story, send it as the article's text"
+        )
+    # A short body is kept: a brief or a breaking-news line is a real article too.
+    return best.cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class _PassOptions:
+    name: str
+    # run this pass only while the best body so far has fewer words than this
+    needed_below: int
+    favor_precision: bool = False
+    favor_recall: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    cleaned: CleanText
+    words: int
+
+
+# Fewer words than this is not much of a story: the recall pass is tried, and a page this
+# short is checked for being an empty shell.
+MIN_STORY_WORDS = 20
+# Below this the precision pass may have dropped part of the story (the shortest real
+# stories seen have about 100 words): ask the balanced pass too and keep the longer body.
+_SHORT_STORY_WORDS = 100
+_PASSES = (
+    _PassOptions("precision", needed_below=1, favor_precision=True),
+    _PassOptions("balanced", needed_below=_SHORT_STORY_WORDS),
+    # recall takes in more furniture, so only when nothing like a story was found
+    _PassOptions("recall", needed_below=MIN_STORY_WORDS, favor_recall=True),
+)
+
+
+def _extract(
+    page: str, *, url: str | None, title: str | None, options: _PassOptions
+) -> _Pass | None:
     try:
         doc = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=False
+            page,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            favor_precision=options.favor_precision,
+            favor_recall=options.favor_recall,
         )
     except (ValueError, TypeError, AttributeError) as exc:  # lxml/trafilatura on broken markup
-        raise EnrichmentError(f"HTML extraction failed: {exc}") from exc
+        raise EnrichmentError(f"HTML extraction failed ({options.name} pass): {exc}") from exc
     text = getattr(doc, "text", None)
     if not text:
-        raise EnrichmentError("HTML extraction found no main text")
+        return None
     page_title = getattr(doc, "title", None) or None
     # trafilatura already drops link blocks; the related-headline rule would cost list items.
     cleaned = clean_text(str(text), title=title or page_title, drop_related=False)
     author = cleaned.author or _clean_author(getattr(doc, "author", None))
-    return CleanText(
+    cleaned = CleanText(
         body=cleaned.body, title=title or page_title, author=author, dateline=cleaned.dateline
     )
+    return _Pass(cleaned=cleaned, words=len(cleaned.body.split()))
+
+
+def _as_document(html: str) -> str:
+    """A fragment ("<div><article>...</article></div>") as a whole page.
+
+    trafilatura refuses input that neither mentions "html" near its start nor parses into
+    two or more top-level elements, so a story sent as one wrapped block found no text.
+    """
+    if "<html" in html[:2048].lower():
+        return html
+    return f"<html><head></head><body>{html}</body></html>"
+
+
+def not_an_article(html: str, body: str) -> str | None:
+    """Why a page is not an article (an operator's reason for the DLQ), or None if it may be.
+
+    ``body`` is the text the extraction kept. Three kinds of page are told apart:
+    a cookie or consent wall, an index page of links (headlines), an empty shell whose
+    text a browser would render with JavaScript.
+    """
+    body_words = len(body.split())
+    if body_words >= _SHORT_STORY_WORDS * 3:
+        return None  # a long body is a story, whatever else the page has
+    page = _page_text(html)
+    if _is_consent_notice(body if body_words >= MIN_STORY_WORDS else page.text):
+        return (
+            "HTML page is a cookie or consent notice, not the article: fetch the page with "
+            "consent given (a cookie the site sets) or send the article's text"
+        )
+    link_share = _link_share(body, page) if body_words >= MIN_STORY_WORDS else page.link_share
+    if link_share >= _INDEX_LINK_SHARE:
+        return (
+            f"HTML page is an index of links, not an article ({link_share:.0%} of its text is "
+            "link text, e.g. a section or home page): send article pages only"
+        )
+    # A shell shows next to nothing; what an extractor finds there is its noscript notice.
+    if body_words < MIN_STORY_WORDS and page.words < max(3, body_words // 2):
+        return (
+            f"HTML page has no text to extract ({page.words} words outside scripts; the page "
+            "is probably rendered by JavaScript): send the rendered HTML or the article's text"
+        )
+    return None
+
+
+# A body whose lines are mostly whole link texts is a list of headlines.
+_INDEX_LINK_SHARE = 0.6
+_CONSENT_WORDS = re.compile(r"\bcookies?\b|\bconsent\b|\bgdpr\b|\btracking technologies\b", re.I)
+_CONSENT_ACTIONS = re.compile(
+    r"\b(?:accept|agree|allow|reject|decline|manage|customi[sz]e|preferences|settings)\b", re.I
+)
+# A consent notice is short; a story about cookie law is not.
+_CONSENT_MAX_WORDS = 200
+
+
+def _is_consent_notice(text: str) -> bool:
+    if not text or len(text.split()) > _CONSENT_MAX_WORDS:
+        return False
+    return len(_CONSENT_WORDS.findall(text)) >= 2 and bool(_CONSENT_ACTIONS.search(text))
+
+
+def _link_share(body: str, page: _PageText) -> float:
+    """Share of the body's words in lines that are the whole text of a link on the page."""
+    lines = [line for line in body.split("\n") if line.strip()]
+    words = sum(len(line.split()) for line in lines)
+    linked = sum(len(line.split()) for line in lines if _fold(_BULLET.sub("", line)) in page.links)
+    return linked / words if words else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _PageText:
+    text: str
+    words: int
+    links: frozenset[str]
+    link_share: float
+
+
+def _page_text(html: str) -> _PageText:
+    reader = _VisibleText()
+    try:
+        reader.feed(html)
+        reader.close()
+    except (ValueError, AssertionError):  # html.parser on markup it cannot read
+        pass
+    text = " ".join(reader.parts)
+    words = len(text.split())
+    link_words = sum(len(link.split()) for link in reader.links)
+    return _PageText(
+        text=text,
+        words=words,
+        links=frozenset(_fold(link) for link in reader.links if link.strip()),
+        link_share=link_words / words if words else 0.0,
+    )
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader would see (no scripts, styles, templates) and the texts of links."""
+
+    _HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links: list[str] = []
+        self._hidden = 0
+        self._link: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN:
+            self._hidden += 1
+        elif tag == "a":
+            self._link = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag == "a" and self._link is not None:
+            self.links.append(" ".join(self._link))
+            self._link = None
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden or not data.strip():
+            return
+        self.parts.append(data.strip())
+        if self._link is not None:
+            self._link.append(data.strip())
 
 
 def clean_text(text: str, *, title: str | None = None, drop_related: bool = True) -> CleanText:
@@ -148,7 +385,7 @@ def clean_text(text: str, *, title: str | None = None, drop_related: bool = True
     found_title, lines = _take_title(lines, title)
     author, lines = _take_bio(lines)
     byline, lines = _take_byline(lines)
-    lines = [line for line in lines if not _FURNITURE.match(line)]
+    lines = [line for line in lines if not _is_furniture(line)]
     if drop_related:
         lines = _drop_related_headlines(lines)
     body = "\n\n".join(lines)
@@ -159,6 +396,32 @@ def clean_text(text: str, *, title: str | None = None, drop_related: bool = True
         author=author or byline,
         dateline=match.group("dateline").strip() if match else None,
     )
+
+
+def _is_furniture(line: str) -> bool:
+    unbulleted = _BULLET.sub("", line)
+    return bool(
+        _FURNITURE.match(unbulleted)
+        or _CALL_TO_ACT.match(unbulleted)
+        or _CREDITS.match(unbulleted)
+        or _URL_LINE.match(unbulleted)
+        or _TEASER_END.search(line)
+        or _is_date_line(unbulleted)
+    )
+
+
+def _is_date_line(line: str) -> bool:
+    """A dateline of the page ("Updated at 1:23 p.m.", "05/10/2018 - Publicado por: ...")."""
+    words = line.split()
+    if len(words) > _DATE_LINE_MAX_WORDS or "|" in line:
+        return False
+    clock = _CLOCK.search(line) is not None
+    dated = _NUMERIC_DATE.search(line) is not None or (clock and _YEAR.search(line) is not None)
+    if not (dated or (clock and _STAMP.match(line))):
+        return False
+    if line.endswith(_CLOSING) and not line.lower().endswith(("a.m.", "p.m.")):
+        return False
+    return sum(1 for word in words if _LONG_LOWER_WORD.match(word)) < 4
 
 
 def _take_title(lines: list[str], title: str | None) -> tuple[str | None, list[str]]:

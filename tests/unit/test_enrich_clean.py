@@ -2,8 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import trafilatura
+
 from streams.enrich import clean_html
-from streams.enrich.clean import clean_text
+from streams.enrich.clean import clean_text, not_an_article
+from streams.errors import EnrichmentError
 
 SEED = (Path(__file__).parents[1] / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
 STORY = (
@@ -78,3 +82,89 @@ def test_html_main_text_and_metadata() -> None:
     assert "Home" not in cleaned.body and "Celebrity" not in cleaned.body
     assert cleaned.title == "Rates rise again"
     assert cleaned.author == "Jane Smith"
+
+
+HTML_FIXTURES = Path(__file__).parents[1] / "fixtures" / "html"
+
+
+def _fixture(name: str) -> str:
+    return (HTML_FIXTURES / name).read_text(encoding="utf-8")
+
+
+def test_story_the_precision_pass_misses_is_found_by_the_recall_pass() -> None:
+    html = _fixture("story_in_aside.html")
+    # the precision and balanced passes see the story's box as a sidebar
+    precise = trafilatura.extract(html, favor_precision=True, include_comments=False) or ""
+    assert "crane collapsed" not in precise
+    cleaned = clean_html(html)
+    assert cleaned.body.startswith("The harbour authority closed the northern quay on Tuesday")
+    assert "as early as March." in cleaned.body
+    assert "Weather" not in cleaned.body
+    assert cleaned.title == "Crane collapse shuts northern quay"  # without the site's name
+
+
+def test_a_story_sent_as_one_html_block_is_extracted() -> None:
+    other = "Markets had expected the move after strong wage figures earlier in the month."
+    fragment = f"<div class='story'><div><p>{STORY}</p><p>{other}</p></div></div>"
+    assert clean_html(fragment).body == f"{STORY}\n\n{other}"
+
+
+def test_index_page_of_headlines_is_refused_as_an_index() -> None:
+    with pytest.raises(EnrichmentError, match=r"index of links, not an article \(100% of"):
+        clean_html(_fixture("index_page.html"))
+
+
+def test_empty_shell_is_refused_as_rendered_by_javascript() -> None:
+    with pytest.raises(EnrichmentError, match=r"no text to extract .* rendered by JavaScript"):
+        clean_html(_fixture("empty_shell.html"))
+
+
+def test_cookie_wall_is_refused_as_a_consent_notice() -> None:
+    with pytest.raises(EnrichmentError, match="cookie or consent notice, not the article"):
+        clean_html(_fixture("cookie_wall.html"))
+
+
+def test_a_story_with_links_and_a_cookie_banner_is_an_article() -> None:
+    banner = "We use cookies. Accept cookies to continue, or manage your cookie settings."
+    html = (
+        "<html><head><title>Rates rise again</title></head><body>"
+        f"<div class='banner'>{banner}</div>"
+        f"<article><p>{STORY} <a href='/rates'>Read about rates</a></p>"
+        f"<p>{STORY}</p><p>{STORY}</p></article></body></html>"
+    )
+    assert not_an_article(html, clean_html(html).body) is None
+
+
+def test_furniture_lines_of_news_pages_are_dropped() -> None:
+    furniture = [
+        "Updated at 1:23 p.m.",
+        "05/10/2018 - Publicado por: Clarissa Borba - Categoria: Saúde",
+        "(Reporting by Jane Smith; Editing by Tom Lee)",
+        "Tom Lee contributed reporting from Hong Kong.",
+        "Write to Jane Smith at jane.smith@example.com",
+        "Follow Example News on Instagram, Facebook and Twitter.",
+        "Get the day's top headlines delivered to your inbox by subscribing to our newsletter.",
+        "- Order Reprints",
+        "Like this story? Share it with a friend!",
+        "Related: Five charts that explain the rate rise",
+        "Download: https://example.com/podcast/615",
+        "Reading time: 3 minutes",
+    ]
+    body = clean_text("\n\n".join([STORY, *furniture, STORY])).body
+    assert body == f"{STORY}\n\n{STORY}"
+
+
+def test_story_lines_with_times_dates_and_ellipses_are_kept() -> None:
+    story = [
+        "The vote was called at 10:30 on Tuesday and the result came in before noon.",
+        "Kick-off 19:45",
+        "Here's the thing …",
+        "She said the reporting by local papers had been fair.",
+    ]
+    assert clean_text("\n\n".join(story)).body.split("\n\n") == story
+
+
+def test_a_one_sentence_brief_is_kept() -> None:
+    brief = "The northern quay has reopened after engineers inspected its cranes."
+    html = f"<html><head><title>Quay reopens</title></head><body><p>{brief}</p></body></html>"
+    assert clean_html(html).body == brief
