@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.errors import ConfigError, StackError
+from streams.errors import StackError
 from streams.kafka.connection import KafkaConnection, diagnose
 from streams.messages.limits import kafka_record_bytes
 from streams.settings import Settings
@@ -88,23 +89,20 @@ def missing_topics(settings: Settings) -> list[str]:
     return [t.name for t in pipeline_topics(settings) if t.name not in existing]
 
 
-def check_topics(settings: Settings) -> None:
-    """Stop a worker that runs without set-up rights when set-up has not run."""
-    missing = missing_topics(settings)
-    if missing:
-        raise ConfigError(
-            f"Kafka topics missing or not visible to this user: {', '.join(missing)}; "
-            "run `newsstream setup` with admin rights (the Helm chart's setup Job), or grant "
-            "Describe on them, or set NEWSSTREAM_WORKER_SETUP=true"
-        )
+def ensure_topics(settings: Settings, *, only: Collection[str] | None = None) -> list[str]:
+    """Create the missing topics (of ``only``, when given); return the names created.
 
-
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create the missing topics; return the names created."""
+    A producer passes the topics it uses: with a least-privilege user it cannot even see
+    the others, and would try to create them.
+    """
     admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
-        missing = [t for t in pipeline_topics(settings) if t.name not in existing]
+        missing = [
+            t
+            for t in pipeline_topics(settings)
+            if t.name not in existing and (only is None or t.name in only)
+        ]
         if missing:
             # Another worker may create one between list and create: that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):

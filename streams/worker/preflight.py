@@ -17,7 +17,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from streams.elastic import make_client
 from streams.elastic.client import unreachable_reason
 from streams.errors import ConfigError, SinkError
-from streams.kafka.topics import check_topics
+from streams.kafka.topics import missing_topics
 from streams.settings import Settings
 from streams.setup import setup_everything
 
@@ -29,9 +29,24 @@ def prepare(settings: Settings) -> None:
         for line in setup_everything(settings):
             log.info("%s", line)
         return
-    check_topics(settings)
+    check_worker_topics(settings)
     check_indices(settings)
     log.info("set-up checked: topics and indices present (NEWSSTREAM_WORKER_SETUP=false)")
+
+
+def check_worker_topics(settings: Settings) -> None:
+    """Stop while a topic the worker reads or writes is missing or not visible to its user.
+
+    The poller's state topic is set-up's but not the worker's: a least-privilege worker
+    user has no right on it, not even to see it, so it is not asked for.
+    """
+    missing = [name for name in missing_topics(settings) if name != settings.topic_poller_state]
+    if missing:
+        raise ConfigError(
+            f"Kafka topics missing or not visible to this user: {', '.join(missing)}; "
+            "run `newsstream setup` with admin rights (the Helm chart's setup Job), or grant "
+            "Describe on them, or set NEWSSTREAM_WORKER_SETUP=true"
+        )
 
 
 def check_indices(settings: Settings) -> None:

@@ -13,10 +13,15 @@ broker).
   (``inter.broker.listener.name=SASL_SSL`` with the same SCRAM user), so nothing on the
   node speaks plaintext except the controller listener on another loopback port. The
   SCRAM user is created when the storage is formatted (``StorageTool format --add-scram``).
+  With ``authorize=True`` ACLs are enforced (KRaft's StandardAuthorizer, nothing allowed
+  without an ACL, that user the only super user), ``users`` adds more SCRAM users, and the
+  controller listener speaks SASL PLAIN as that user, so the broker's own requests to its
+  controller are a super user's too.
 - Elasticsearch: one node from the stack's home with ``ES_PATH_CONF`` pointing at a
   config folder of its own; HTTPS with a generated CA, TLS on the transport too, the
   ``elastic`` user's password from the keystore's ``bootstrap.password``. As root it runs
-  as the stack's user (``newsstream-es``), like stack.sh does.
+  as the stack's user (``newsstream-es``), like stack.sh does. A ``FileRealm`` adds roles
+  (``roles.yml``) and file-realm users (``elasticsearch-users useradd``) before it starts.
 
 Use the fixtures by importing them into a test module (they are module-scoped: each
 module that imports them gets its own servers, stopped when the module is done)::
@@ -26,6 +31,7 @@ module that imports them gets its own servers, stopped when the module is done):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import json
@@ -39,7 +45,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +79,7 @@ ES_USER = os.environ.get("NEWSSTREAM_ES_USER", "newsstream-es")
 ES_HEAP = "512m"
 ES_START_TIMEOUT = 120.0
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+KAFKA_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
 # --------------------------------------------------------------------------- certificates
@@ -294,6 +301,10 @@ class SecureKafka:
             "kafka_ssl_cafile": str(self.ca_file),
         }
 
+    def as_user(self, username: str, password: str) -> SecureKafka:
+        """The same broker seen by another SCRAM user (its client options and settings)."""
+        return dataclasses.replace(self, username=username, password=password)
+
     def stop(self, *, remove: bool = True) -> None:
         self.node.stop(remove=remove)
 
@@ -303,8 +314,37 @@ def _properties_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
+def _authorization_properties(*, user: str, password: str) -> list[str]:
+    """ACLs enforced, ``user`` the only super user, the controller listener authenticated.
+
+    The broker sends its registration and heartbeats to its controller: over a plaintext
+    controller listener that is User:ANONYMOUS, which would have to be a super user. SASL
+    PLAIN there makes it ``user`` instead (SCRAM cannot serve a controller listener: its
+    credentials live in the metadata the controller itself serves).
+    """
+    plain = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{user}" password="{password}" user_{user}="{password}";'
+    )
+    return [
+        f"authorizer.class.name={KAFKA_AUTHORIZER}",
+        f"super.users=User:{user}",
+        "allow.everyone.if.no.acl.found=false",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={plain}",
+    ]
+
+
 def _kafka_properties(
-    *, port: int, controller_port: int, data: Path, certs: Certificates, user: str, password: str
+    *,
+    port: int,
+    controller_port: int,
+    data: Path,
+    certs: Certificates,
+    user: str,
+    password: str,
+    authorize: bool = False,
 ) -> str:
     jaas = (
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
@@ -313,12 +353,13 @@ def _kafka_properties(
     chain = certs.server_chain_file.read_text()
     key = certs.server_key_file.read_text()
     ca = certs.ca_file.read_text()
+    controller_protocol = "SASL_PLAINTEXT" if authorize else "PLAINTEXT"
     lines = [
         f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
         f"listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         f"advertised.listeners=SASL_SSL://127.0.0.1:{port}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        f"listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:{controller_protocol}",
         # The broker reaches itself through the secured listener with the same SCRAM user:
         # no plaintext data listener at all on this node.
         "inter.broker.listener.name=SASL_SSL",
@@ -334,6 +375,7 @@ def _kafka_properties(
         f"ssl.truststore.certificates={_properties_value(ca)}",
         "ssl.client.auth=none",
         *common_properties(data),
+        *(_authorization_properties(user=user, password=password) if authorize else []),
     ]
     return "\n".join(lines) + "\n"
 
@@ -359,8 +401,15 @@ def start_secure_kafka(
     username: str = "newsstream-test",
     password: str | None = None,
     timeout: float = KAFKA_START_TIMEOUT,
+    authorize: bool = False,
+    users: Mapping[str, str] | None = None,
 ) -> SecureKafka:
-    """Format and start a one-node KRaft Kafka in ``tmp_dir``; return once SASL_SSL answers."""
+    """Format and start a one-node KRaft Kafka in ``tmp_dir``; return once SASL_SSL answers.
+
+    ``authorize``: ACLs enforced, ``username`` the only super user (see
+    ``_authorization_properties``). ``users``: more SCRAM users (name -> password), with
+    no rights of their own until ACLs grant them some.
+    """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     certs = certificates or generate_certificates(tmp_dir / "certs")
     password = password or secrets.token_hex(16)
@@ -373,17 +422,23 @@ def start_secure_kafka(
             certs=certs,
             user=username,
             password=password,
+            authorize=authorize,
         )
 
     def ready(node: KafkaNode) -> bool:
         return _kafka_ready(SecureKafka(node, certs.ca_file, username, password))
 
+    scram_users = {username: password, **(users or {})}
     node = start_kafka_node(
         tmp_dir,
         name="secured Kafka",
         properties=properties,
         ready=ready,
-        format_args=["--add-scram", f"{SCRAM_MECHANISM}=[name={username},password={password}]"],
+        format_args=[
+            argument
+            for name, secret in scram_users.items()
+            for argument in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={secret}]")
+        ],
         timeout=timeout,
     )
     return SecureKafka(node, certs.ca_file, username, password)
@@ -425,10 +480,30 @@ class SecureElasticsearch:
             "es_ca_certs": str(self.ca_file),
         }
 
+    def as_user(self, username: str, password: str) -> SecureElasticsearch:
+        """The same node seen by another user (its client options and settings)."""
+        return dataclasses.replace(self, username=username, password=password)
+
     def stop(self, *, remove: bool = True) -> None:
         stop_process(self.process)
         if remove:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class FileRealmUser:
+    name: str
+    password: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FileRealm:
+    """Roles (the text of a ``roles.yml``) and users of the node's file realm, which works
+    without the ``.security`` index the integ-test distribution lacks."""
+
+    roles_yml: str
+    users: tuple[FileRealmUser, ...] = ()
 
 
 def _es_stack_dir() -> Path:
@@ -541,11 +616,13 @@ def start_secure_elasticsearch(
     certificates: Certificates | None = None,
     password: str | None = None,
     timeout: float = ES_START_TIMEOUT,
+    file_realm: FileRealm | None = None,
 ) -> SecureElasticsearch:
     """Start a second Elasticsearch node from the stack's home, with HTTPS and passwords.
 
     The node shares only the read-only home (bin, lib, modules) with the main node; its
-    config (``ES_PATH_CONF``), data, logs and temp folder are its own.
+    config (``ES_PATH_CONF``), data, logs and temp folder are its own. ``file_realm``:
+    its roles and users are in place before the node starts.
     """
     es_dir = _es_stack_dir()
     home = es_dir / "home"
@@ -558,14 +635,20 @@ def start_secure_elasticsearch(
     password = password or secrets.token_hex(16)
     node = _es_node_dir(tmp_dir)
     try:
-        return _start_es_node(node, home, es_dir, certs, password, timeout)
+        return _start_es_node(node, home, es_dir, certs, password, timeout, file_realm)
     except BaseException:
         shutil.rmtree(node, ignore_errors=True)
         raise
 
 
 def _start_es_node(
-    node: Path, home: Path, es_dir: Path, certs: Certificates, password: str, timeout: float
+    node: Path,
+    home: Path,
+    es_dir: Path,
+    certs: Certificates,
+    password: str,
+    timeout: float,
+    file_realm: FileRealm | None = None,
 ) -> SecureElasticsearch:
     config, logs = node / "config", node / "logs"
     # The home's config minus its keystore (the main node's) and its elasticsearch.yml.
@@ -583,6 +666,8 @@ def _start_es_node(
             if "jdk.incubator.vector" not in line
         )
     )
+    if file_realm is not None:
+        (config / "roles.yml").write_text(file_realm.roles_yml)
     (config / "certs").mkdir()
     shutil.copy(certs.server_chain_file, config / "certs" / "server.crt")
     shutil.copy(certs.server_key_file, config / "certs" / "server.key")
@@ -613,13 +698,18 @@ def _start_es_node(
         "ES_JAVA_OPTS": f"-Xms{ES_HEAP} -Xmx{ES_HEAP}",
     }
     keystore_log = logs / "keystore.log"
-    for args, stdin in (
-        (["create"], b""),
-        (["add", "-x", "bootstrap.password"], password.encode()),
-    ):
+    tools: list[tuple[str, list[str], bytes]] = [
+        ("elasticsearch-keystore", ["create"], b""),
+        ("elasticsearch-keystore", ["add", "-x", "bootstrap.password"], password.encode()),
+    ]
+    for user in file_realm.users if file_realm else ():
+        # The tool hashes the password as the node expects (bcrypt) into config/users.
+        useradd = ["useradd", user.name, "-p", user.password, "-r", ",".join(user.roles)]
+        tools.append(("elasticsearch-users", useradd, b""))
+    for tool, args, stdin in tools:
         with keystore_log.open("ab") as out:
             done = subprocess.run(
-                [str(home / "bin" / "elasticsearch-keystore"), *args],
+                [str(home / "bin" / tool), *args],
                 input=stdin,
                 env=env,
                 stdout=out,
@@ -629,9 +719,8 @@ def _start_es_node(
                 **_es_user(),
             )
         if done.returncode != 0:
-            raise SecureServerError(
-                f"elasticsearch-keystore {' '.join(args)} failed\n{tail(keystore_log)}"
-            )
+            shown = args[:2] if tool == "elasticsearch-users" else args  # not the password
+            raise SecureServerError(f"{tool} {' '.join(shown)} failed\n{tail(keystore_log)}")
     stdout_log = logs / "stdout.log"  # opened by us: the node only needs to write logs/
     process = start_process(
         [str(home / "bin" / "elasticsearch")],

@@ -285,26 +285,28 @@ Each component gets what it uses and nothing more.
 {{- $t := .root.Values.kafka.topics -}}
 {{- $leader := printf "%s-__assignor-__leader" .root.Values.appId -}}
 {{- if eq .component "setup" }}
+# Lists the topics (Describe) and creates the missing ones.
 {{- range $name := list $t.raw $t.enriched $t.alerts $t.dlq $t.alertsDlq $t.pollerState $leader }}
 - resource: {type: topic, name: {{ $name | quote }}, patternType: literal}
-  operations: [Create, Describe, DescribeConfigs]
+  operations: [Create, Describe]
 {{- end }}
 {{- else if eq .component "worker" }}
+# /readyz's Kafka probe is a metadata request: no right on the cluster needed.
 - resource: {type: topic, name: {{ $t.raw | quote }}, patternType: literal}
   operations: [Read, Describe]
-{{- range $name := list $t.enriched $t.alerts $leader }}
+{{- range $name := list $t.enriched $t.alerts }}
 - resource: {type: topic, name: {{ $name | quote }}, patternType: literal}
   operations: [Read, Write, Describe]
 {{- end }}
+# Faust only consumes its leader topic (the group leader is who gets its one partition).
+- resource: {type: topic, name: {{ $leader | quote }}, patternType: literal}
+  operations: [Read, Describe]
 {{- range $name := list $t.dlq $t.alertsDlq }}
 - resource: {type: topic, name: {{ $name | quote }}, patternType: literal}
   operations: [Write, Describe]
 {{- end }}
 - resource: {type: group, name: {{ .root.Values.appId | quote }}, patternType: literal}
   operations: [Read, Describe]
-# /readyz asks the cluster to describe itself.
-- resource: {type: cluster}
-  operations: [Describe]
 {{- else if eq .component "poller" }}
 - resource: {type: topic, name: {{ $t.raw | quote }}, patternType: literal}
   operations: [Write, Describe]
@@ -346,5 +348,5 @@ newsstream_lifecycle:
     - names: [{{ $articles | quote }}]
       privileges: [manage, delete_index, view_index_metadata]
     - names: [{{ $alerts | quote }}, {{ $fingerprints | quote }}]
-      privileges: [read, delete, view_index_metadata]
+      privileges: [read, delete]
 {{- end -}}
