@@ -8,7 +8,7 @@ STACK := deploy/local/stack.sh
 # The local Elasticsearch is a single node: replicas could never be assigned there.
 export NEWSSTREAM_INDEX_REPLICAS ?= 0
 
-.PHONY: install up down status setup demo test unit integration lint typecheck eval bench clean schemas lock chart-tools
+.PHONY: install up down status setup demo test test-faults unit integration lint typecheck eval bench clean schemas lock chart-tools
 
 # The venv is rebuilt when pyproject.toml changes.
 install: $(VENV)/.installed
@@ -59,10 +59,15 @@ unit: install chart-tools
 	VENV=$(VENV) bash .ci/pytest.sh tests/unit
 
 integration: up
-	VENV=$(VENV) bash .ci/pytest.sh tests/integration
+	VENV=$(VENV) bash .ci/pytest.sh tests/integration -m "not faults"
 
 test: lint typecheck chart-tools up
-	VENV=$(VENV) bash .ci/pytest.sh tests
+	VENV=$(VENV) bash .ci/pytest.sh tests -m "not faults"
+
+# The fault suite (tests/faults): kills, freezes and restarts real servers and workers, so
+# it runs on its own, after `make test` in CI.
+test-faults: up
+	VENV=$(VENV) bash .ci/pytest.sh tests/faults -m faults
 
 eval: install
 	$(PY) bench/eval.py --data $(DATA) --out bench/results/eval.json

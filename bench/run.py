@@ -1,7 +1,9 @@
-"""`make bench`: enrichment throughput against spaCy NER alone, and pipeline latency.
+"""`make bench`: enrichment throughput against spaCy NER alone, pipeline latency, and
+recovery after a worker dies (bench/recovery.py).
 
 Reads BBC articles from ../shared/data (not in the repo). Results are appended as one
-JSON object per run to bench/results/<name>.jsonl and printed; quote figures from there.
+JSON object per run to bench/results/<name>.jsonl (recovery: the last run in
+recovery.json) and printed; quote figures from there.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--articles", type=int, default=300)
-    parser.add_argument("--only", choices=["enrich", "latency"], default=None)
+    parser.add_argument("--only", choices=["enrich", "latency", "recovery"], default=None)
     args = parser.parse_args()
     if not (args.data / "bbc" / "bbc_news.csv").exists():
         print(f"no BBC data under {args.data}; pass --data (make bench DATA=...)", file=sys.stderr)
@@ -118,6 +120,10 @@ def main() -> int:
         from bench.latency import run_latency
 
         record(args.out, "latency", run_latency())
+    if args.only in (None, "recovery"):
+        from bench.recovery import write_recovery
+
+        write_recovery(args.out)  # recovery.json: restart and takeover after a worker dies
     return 0
 
 

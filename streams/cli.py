@@ -145,12 +145,24 @@ def cmd_produce(args: argparse.Namespace, settings: Settings) -> int:
     topic = args.topic or settings.topic_raw
     producer = make_producer(settings)
     try:
-        report = produce(producer, topic, read_lines(args.files), progress=show_progress(args))
+        report = produce(
+            producer,
+            topic,
+            read_lines(args.files),
+            dlq_topic=settings.topic_dlq,
+            max_bytes=settings.max_article_bytes,
+            progress=show_progress(args),
+        )
     finally:
         producer.close()
+    direct = f", {report.dead_lettered} of them too large: straight to {settings.topic_dlq}"
     print(
-        f"published {report.sent} records to {topic} ({report.invalid} invalid, sent for the DLQ)"
+        f"published {report.sent} records to {topic} ({report.invalid} invalid, sent for the "
+        f"DLQ{direct if report.dead_lettered else ''})"
     )
+    if report.refused:
+        print(f"{report.refused} record(s) refused by Kafka as too large (see above)")
+        return EXIT_FAILED
     return 0
 
 
@@ -169,7 +181,8 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
     if not path:
         raise ConfigError("no feeds file: set NEWSSTREAM_FEEDS_PATH or pass --feeds FILE")
     feeds = FeedsHolder.load(Path(path), environ=os.environ)
-    ensure_topics(settings)
+    # Only the poller's own two topics: its Kafka user may not see the others.
+    ensure_topics(settings, only={settings.topic_raw, settings.topic_poller_state})
     with open_poller(settings) as poller:
         if args.once:
             reports = poll_once(poller, feeds.current, concurrency=settings.poll_concurrency)
@@ -180,16 +193,30 @@ def cmd_poll(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from faust.worker import Worker
+    from concurrent.futures import ThreadPoolExecutor
 
+    from streams.logs import REPEAT_WINDOW_SECONDS
     from streams.worker import create_app
+    from streams.worker.agents import BoundedStopWorker, Shutdown
+    from streams.worker.app import warm_enricher
     from streams.worker.preflight import prepare
 
-    prepare(settings)  # set up, or only check, per NEWSSTREAM_WORKER_SETUP
-    app = create_app(settings, environ=os.environ)
+    # The model loads while set-up waits on Kafka and Elasticsearch: a restarted worker
+    # consumes again sooner.
+    with ThreadPoolExecutor(1, thread_name_prefix="load") as pool:
+        loading = pool.submit(warm_enricher, settings)
+        prepare(settings)  # set up, or only check, per NEWSSTREAM_WORKER_SETUP
+        enricher = loading.result()
+    shutdown = Shutdown()
+    app = create_app(settings, environ=os.environ, enricher=enricher, shutdown=shutdown)
     level = (args.loglevel or settings.log_level).upper()
-    config = logging_config(level=level, log_format=settings.log_format)
-    worker = Worker(app, loglevel=level.lower(), logging_config=config, quiet=True)
+    # A lost Kafka connection makes its clients log the same lines ~100 times a second.
+    config = logging_config(
+        level=level, log_format=settings.log_format, repeat_window=REPEAT_WINDOW_SECONDS
+    )
+    worker = BoundedStopWorker(
+        app, shutdown=shutdown, loglevel=level.lower(), logging_config=config, quiet=True
+    )
     worker.execute_from_commandline()  # runs until SIGTERM/SIGINT, then exits the process
     return 0
 
@@ -201,11 +228,12 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
     duplicates = InMemoryDuplicateIndex()
     out = sys.stdout.buffer
     failures = 0
+    limit = settings.max_article_bytes
     for batch in batched(numbered_lines(args.files), max(1, args.batch_size)):
         parsed: list[tuple[int, RawArticle]] = []
         for number, line in batch:
             try:
-                parsed.append((number, parse_raw_article(line)))
+                parsed.append((number, parse_raw_article(line, max_bytes=limit)))
             except InvalidArticle as exc:
                 failures += 1
                 report_error(number, exc)

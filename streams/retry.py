@@ -5,6 +5,10 @@ waiting out Kafka or Elasticsearch, the alert store recording an outcome, and we
 delivery (which alone has a budget and jitter, so many workers do not hammer a receiver
 in step). ``retry`` runs one call under a policy; the worker's runner keeps its own loop
 because it retries only the records of a batch that still need it.
+
+A stopping worker must not sit out a 30 s backoff: ``stoppable_sleep`` ends a wait with
+``ShutdownRequested`` as soon as the stop is requested. Work cut short is not acked, so
+Kafka delivers it again after the restart (at-least-once; ids make the repeat harmless).
 """
 
 from __future__ import annotations
@@ -95,3 +99,25 @@ async def retry(
             log.warning("%s: attempt %d failed, retrying in %.1fs: %s", what, attempt, delay, exc)
             await sleep(delay)
             attempt += 1
+
+
+class ShutdownRequested(BaseException):
+    """The process is stopping: the work in hand is abandoned, not acked, read again later.
+
+    Not an Exception, like asyncio.CancelledError: every ``except Exception`` that turns a
+    failure into a record's outcome (a dead letter) must let a stop pass.
+    """
+
+
+def stoppable_sleep(stop: asyncio.Event) -> Callable[[float], Awaitable[None]]:
+    """``asyncio.sleep`` that raises ShutdownRequested as soon as ``stop`` is set."""
+
+    async def sleep(seconds: float) -> None:
+        if not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+            except TimeoutError:
+                return  # slept the whole time: no stop
+        raise ShutdownRequested(f"stop requested during a {seconds:.1f}s wait")
+
+    return sleep

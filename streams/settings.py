@@ -18,6 +18,7 @@ from typing import Any
 
 from streams.errors import ConfigError
 from streams.logs import FORMATS, LEVELS
+from streams.messages.limits import DEFAULT_MAX_ARTICLE_BYTES, DEFAULT_MAX_BODY_CHARS
 
 ENV_PREFIX = "NEWSSTREAM_"
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -67,6 +68,10 @@ class Settings:
     worker_setup: bool = True
     # /healthz fails when one step of a stage (a batch, a dead letter) runs longer than this.
     stage_stuck_seconds: float = 300.0
+    # Recovery: a worker that dies (no clean stop) keeps its partitions this long before the
+    # consumer group hands them to the others, and a restarted one waits for it as well.
+    # Kafka accepts 6 s and up by default (group.min.session.timeout.ms).
+    kafka_session_timeout: float = 10.0
     # Elasticsearch
     es_url: str = "http://127.0.0.1:9200"
     es_username: str = ""
@@ -99,6 +104,11 @@ class Settings:
     sink_batch_seconds: float = 1.0
     enrich_batch_size: int = 16
     enrich_batch_seconds: float = 0.2
+    # Size limits (README "Size limits", streams/messages/limits.py): the largest raw article
+    # any producer or the worker takes, from which every Kafka limit is derived; bodies
+    # longer than max_body_chars are cut at a word boundary before enrichment.
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES
+    max_body_chars: int = DEFAULT_MAX_BODY_CHARS
     # Stop the worker when this share of the last window of records went to the DLQ:
     # a broken deployment should page someone, not drain a topic into the DLQ.
     dlq_max_ratio: float = 0.9
@@ -161,6 +171,11 @@ class Settings:
             raise ConfigError(f"NEWSSTREAM_LOG_FORMAT={self.log_format!r}: use one of {FORMATS}")
         if self.stage_stuck_seconds <= 0:
             raise ConfigError("NEWSSTREAM_STAGE_STUCK_SECONDS must be positive")
+        if not 6 <= self.kafka_session_timeout <= 90:
+            raise ConfigError(
+                "NEWSSTREAM_KAFKA_SESSION_TIMEOUT must be 6 to 90 seconds (Kafka's default "
+                "group.min.session.timeout.ms; Faust's request timeout)"
+            )
         if not 0 <= self.poll_web_port <= 65535 or self.poll_concurrency < 1:
             raise ConfigError(
                 "NEWSSTREAM_POLL_WEB_PORT must be a port (0: none) and "
@@ -168,6 +183,10 @@ class Settings:
             )
         if self.poll_stuck_seconds <= 0:
             raise ConfigError("NEWSSTREAM_POLL_STUCK_SECONDS must be positive")
+        if self.max_article_bytes < 1 or self.max_body_chars < 1:
+            raise ConfigError(
+                "NEWSSTREAM_MAX_ARTICLE_BYTES and NEWSSTREAM_MAX_BODY_CHARS must be positive"
+            )
         self._check_kafka_security()
         self._check_index_lifecycle()
         if bool(self.es_client_cert) != bool(self.es_client_key):

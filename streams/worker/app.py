@@ -37,8 +37,10 @@ from streams.alerts import AlertDispatcher, RulesHolder
 from streams.elastic import FingerprintStore, bulk_index, make_async_client
 from streams.enrich import Enricher
 from streams.kafka import KafkaConnection
+from streams.messages import kafka_record_bytes, parse_raw_article
+from streams.retry import stoppable_sleep
 from streams.settings import Settings
-from streams.worker.agents import FaustProducer, add_agent
+from streams.worker.agents import FaustProducer, Shutdown, add_agent
 from streams.worker.deliver_alerts import DeliverAlertsStage, send_due_digests
 from streams.worker.dlq import DeadLetters, DlqLimit
 from streams.worker.enrich import EnrichStage
@@ -49,6 +51,7 @@ from streams.worker.telemetry import Health, Metrics
 from streams.worker.web import add_pages, add_probes
 
 TIMER_SECONDS = 5.0
+HEARTBEAT_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -58,8 +61,12 @@ def create_app(
     environ: Mapping[str, str],
     enricher: Enricher | None = None,
     http: httpx.AsyncClient | None = None,
+    shutdown: Shutdown | None = None,
 ) -> faust.App:
-    """The worker's Faust app; ``environ`` fills the rules file's ``${VAR}`` references."""
+    """The worker's Faust app; ``environ`` fills the rules file's ``${VAR}`` references.
+
+    ``shutdown`` is how the worker tells the agents it stops (agents.BoundedStopWorker).
+    """
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -71,7 +78,19 @@ def create_app(
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         producer_acks=-1,
+        producer_max_request_size=kafka_record_bytes(settings.max_article_bytes),
         consumer_auto_offset_reset="earliest",
+        # A worker that dies is noticed after the session timeout: only then do the others
+        # take its partitions, and a restarted worker waits for it too. (A worker that
+        # stops cleanly leaves the group at once.) The others learn of a rebalance with
+        # their next heartbeat: every second (well under a third of the session timeout).
+        broker_session_timeout=settings.kafka_session_timeout,
+        broker_heartbeat_interval=HEARTBEAT_SECONDS,
+        # Faust would wait for every record read to be acked before it stops or gives up
+        # partitions in a rebalance: forever for a batch waiting out an Elasticsearch
+        # outage. Agents end their batches themselves (agents.Shutdown); a record not acked
+        # is simply read again, by this worker or the one that takes its partition.
+        stream_wait_empty=False,
         web_port=settings.worker_web_port,
         web_host="0.0.0.0",
         # Without set-up rights the worker must not try to create a topic: set-up made them.
@@ -85,7 +104,8 @@ def create_app(
     health = Health(stuck_after=settings.stage_stuck_seconds)
     dispatcher = AlertDispatcher(es=es, http=http, settings=settings, rules=rules)
     dispatcher.on_status = lambda status: metrics.alerts.labels(status.value).inc()
-    edges = Edges(FaustProducer(app), es, rules, dispatcher, metrics, health)
+    shutdown = shutdown or Shutdown()
+    edges = Edges(FaustProducer(app), es, rules, dispatcher, metrics, health, shutdown)
     add_stages(app, settings, edges, enricher or Enricher.from_settings(settings))
     add_timers(app, settings, edges)
     add_pages(app, settings, es, metrics, health)
@@ -95,8 +115,8 @@ def create_app(
 
 @dataclass(frozen=True)
 class Edges:
-    """What the stages share: the producer, Elasticsearch, the rules, the dispatcher, and
-    where they report (metrics, health)."""
+    """What the stages share: the producer, Elasticsearch, the rules, the dispatcher,
+    where they report (metrics, health) and how they learn that the worker stops."""
 
     producer: FaustProducer
     es: AsyncElasticsearch
@@ -104,6 +124,7 @@ class Edges:
     dispatcher: AlertDispatcher
     metrics: Metrics
     health: Health
+    shutdown: Shutdown
 
     def runner(self, stage: Stage[Any], *, dead_letter_topic: str, limit: DlqLimit) -> Runner[Any]:
         return Runner(
@@ -112,7 +133,26 @@ class Edges:
             dead_letter_topic=dead_letter_topic,
             limit=limit,
             telemetry=self.metrics.stage(stage.name, self.health),
+            # A stopping worker does not sit out a backoff of up to 30 s.
+            sleep=stoppable_sleep(self.shutdown.requested),
         )
+
+
+# Enriched once at start: the first batch through spaCy and the cleaners pays for lazy
+# set-up (~1.7 s here), which a restarted worker should not add to its recovery.
+WARM_UP_ARTICLE = {
+    "url": "https://newsstream.invalid/warm-up",
+    "title": "Warm-up",
+    "text": "The European Union imposed new sanctions on steel exports, officials in Brussels "
+    "said on Monday.",
+}
+
+
+def warm_enricher(settings: Settings) -> Enricher:
+    """The enricher, loaded and run once (nothing is published or stored)."""
+    enricher = Enricher.from_settings(settings)
+    enricher.enrich_batch([parse_raw_article(WARM_UP_ARTICLE)], ingested_at="1970-01-01T00:00:00Z")
+    return enricher
 
 
 def version() -> str:
@@ -132,6 +172,7 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         producer=edges.producer,
         output_topic=settings.topic_enriched,
         executor=ThreadPoolExecutor(1, thread_name_prefix="enrich"),
+        max_article_bytes=settings.max_article_bytes,
     )
     index = IndexStage(
         bulk=partial(bulk_index, edges.es, settings.articles_alias), metrics=edges.metrics
@@ -145,6 +186,7 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         runner=runner(enrich, dead_letter_topic=settings.topic_dlq),
         batch_size=settings.enrich_batch_size,
         within=settings.enrich_batch_seconds,
+        shutdown=edges.shutdown,
     )
     add_agent(
         app,
@@ -153,6 +195,7 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         runner=runner(index, dead_letter_topic=settings.topic_dlq),
         batch_size=settings.sink_batch_size,
         within=settings.sink_batch_seconds,
+        shutdown=edges.shutdown,
     )
     # Alerts wait for no batch mates: one record at a time.
     add_agent(
@@ -162,6 +205,7 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         runner=runner(match, dead_letter_topic=settings.topic_dlq),
         batch_size=1,
         within=TIMER_SECONDS,
+        shutdown=edges.shutdown,
     )
     add_agent(
         app,
@@ -170,6 +214,7 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         runner=runner(deliver, dead_letter_topic=settings.topic_alerts_dlq),
         batch_size=1,
         within=TIMER_SECONDS,
+        shutdown=edges.shutdown,
     )
 
 

@@ -8,7 +8,13 @@ import random
 import pytest
 
 from streams.errors import ConfigError, SinkBackpressure
-from streams.retry import INFRASTRUCTURE, RetryPolicy, retry
+from streams.retry import (
+    INFRASTRUCTURE,
+    RetryPolicy,
+    ShutdownRequested,
+    retry,
+    stoppable_sleep,
+)
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -86,3 +92,39 @@ def test_budget_spent_raises_the_last_error() -> None:
     errors: list[Exception | str] = [SinkBackpressure(f"busy {n}", retry_after=0) for n in range(3)]
     with pytest.raises(SinkBackpressure, match="busy 1"):
         run_retry(errors, RetryPolicy(base_delay=0.0, max_delay=0.0, max_attempts=2))
+
+
+def test_a_stoppable_sleep_without_a_stop_sleeps_its_time() -> None:
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await stoppable_sleep(asyncio.Event())(0.05)
+        return loop.time() - started
+
+    assert asyncio.run(run()) >= 0.05
+
+
+def test_a_stop_ends_a_long_wait_at_once() -> None:
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.01, stop.set)
+        # Bounded: if the stop did not end the 30 s wait, wait_for fails the test.
+        await asyncio.wait_for(stoppable_sleep(stop)(30.0), timeout=5)
+
+    with pytest.raises(ShutdownRequested):
+        asyncio.run(run())
+
+
+def test_no_wait_begins_once_the_stop_was_requested() -> None:
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop.set()
+        await asyncio.wait_for(stoppable_sleep(stop)(30.0), timeout=5)
+
+    with pytest.raises(ShutdownRequested):
+        asyncio.run(run())
+
+
+def test_a_stop_is_no_failure_that_a_handler_of_failures_could_swallow() -> None:
+    # A record's failure is dead-lettered by `except Exception`; a stop must pass through.
+    assert not issubclass(ShutdownRequested, Exception)

@@ -1,4 +1,5 @@
-"""The Faust edge: a batch is acked only after the runner handled it; failures stop the app."""
+"""The Faust edge: a batch is acked only after the runner handled it; failures stop the app;
+a stop leaves the batch in hand unacked."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.worker import DlqLimit, DlqLimitExceeded, Origin
-from streams.worker.agents import add_agent
+from streams.retry import ShutdownRequested
+from streams.worker import DlqLimit, Origin
+from streams.worker.agents import Shutdown, add_agent
 
 from .test_worker_runner import Doubler
 from .worker_fakes import Harness
@@ -63,9 +65,17 @@ def events(*values: bytes, start: int = 0) -> list[Event]:
     return [Event(Message("in", 0, start + i, None, v)) for i, v in enumerate(values)]
 
 
-def run_agent(harness: Harness, stream: FakeStream) -> FakeApp:
+def run_agent(harness: Harness, stream: FakeStream, shutdown: Shutdown | None = None) -> FakeApp:
     app = FakeApp()
-    add_agent(app, object(), name="a", runner=harness.runner, batch_size=2, within=0.1)  # type: ignore[arg-type]
+    add_agent(
+        app,  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        name="a",
+        runner=harness.runner,
+        batch_size=2,
+        within=0.1,
+        shutdown=shutdown or Shutdown(),
+    )
     asyncio.run(app.agents["a"](stream))
     return app
 
@@ -78,12 +88,34 @@ def test_batches_are_acked_after_they_were_handled() -> None:
     assert app.crashed == []
 
 
-def test_the_dlq_limit_stops_the_app_without_acking_the_batch() -> None:
-    stream = FakeStream([events(b"x", b"y")])
-    harness = Harness(Doubler(), limit=DlqLimit(max_ratio=0.5, window=2))
-    app = run_agent(harness, stream)
-    assert stream.acked == []
-    assert [type(e) for e in app.crashed] == [DlqLimitExceeded]
+def test_the_dlq_limit_halts_the_agent_until_the_stop_without_acking() -> None:
+    """Not ready, not consuming, not crashed: a restart would go on draining the topic."""
+    stage = Doubler()
+    stream = FakeStream([events(b"x", b"y"), events(b"1", start=2)])
+    harness = Harness(stage, limit=DlqLimit(max_ratio=0.5, window=2))
+    shutdown = Shutdown()
+
+    async def main() -> FakeApp:
+        app = FakeApp()
+        add_agent(
+            app,  # type: ignore[arg-type]
+            object(),  # type: ignore[arg-type]
+            name="a",
+            runner=harness.runner,
+            batch_size=2,
+            within=0.1,
+            shutdown=shutdown,
+        )
+        agent = asyncio.ensure_future(app.agents["a"](stream))
+        await asyncio.sleep(0.2)
+        assert not agent.done(), "the agent ended instead of waiting for the stop"
+        assert stage.done == []  # the batch after the one that hit the limit was not taken
+        shutdown.requested.set()
+        await asyncio.wait_for(agent, timeout=1)
+        return app
+
+    app = asyncio.run(main())
+    assert stream.acked == [] and app.crashed == []
     assert harness.health.not_ready_because()[-1] == "stopped by the DLQ limit"
     assert harness.count("newsstream_dlq_limit_exceeded") == 1
 
@@ -101,3 +133,71 @@ def test_a_bug_in_the_runner_stops_the_app_loudly_and_skips_nothing() -> None:
     stream = FakeStream([events(b"1")])
     app = run_agent(Broken(Doubler()), stream)
     assert stream.acked == [] and str(app.crashed[0]) == "runner bug"
+
+
+class StoppedInAWait(Harness):
+    """A runner that is waiting out Elasticsearch when the worker stops."""
+
+    @property
+    def runner(self) -> Any:
+        class Runner:
+            async def run(self, batch: Sequence[Origin]) -> None:
+                raise ShutdownRequested("stop requested during a 30.0s wait")
+
+        return Runner()
+
+
+def test_a_stop_in_a_wait_leaves_the_batch_unacked_and_ends_the_agent() -> None:
+    stream = FakeStream([events(b"1", b"2"), events(b"3", start=2)])
+    app = run_agent(StoppedInAWait(Doubler()), stream)
+    assert stream.acked == []  # read again after the restart
+    assert app.crashed == []  # a stop is no crash
+
+
+def test_a_batch_taken_after_the_stop_is_not_started() -> None:
+    stage = Doubler()
+    stream = FakeStream([events(b"1", b"2")])
+    shutdown = Shutdown()
+    shutdown.requested.set()
+    run_agent(Harness(stage), stream, shutdown)
+    assert stage.calls == [] and stream.acked == []
+
+
+def test_the_stop_waits_for_a_batch_in_hand_only_up_to_the_grace() -> None:
+    async def run() -> tuple[bool, bool, bool]:
+        shutdown = Shutdown()
+        idle = await shutdown.request(grace=1.0)
+        with shutdown.batch():
+            held = await shutdown.request(grace=0.05)
+
+        finishing = Shutdown()
+
+        async def batch() -> None:
+            with finishing.batch():
+                await asyncio.sleep(0.05)
+
+        task = asyncio.ensure_future(batch())
+        await asyncio.sleep(0)  # the batch is in hand
+        finished = await asyncio.wait_for(finishing.request(grace=5.0), timeout=10)
+        await task
+        return idle, held, finished
+
+    assert asyncio.run(run()) == (True, False, True)
+
+
+def test_the_agent_holds_its_batch_until_acked() -> None:
+    shutdown = Shutdown()
+    in_hand: list[int] = []
+
+    class Watching(Harness):
+        @property
+        def runner(self) -> Any:
+            class Runner:
+                async def run(self, batch: Sequence[Origin]) -> None:
+                    in_hand.append(shutdown.batches_in_hand)
+
+            return Runner()
+
+    stream = FakeStream([events(b"1")])
+    run_agent(Watching(Doubler()), stream, shutdown)
+    assert in_hand == [1] and stream.acked == [0] and shutdown.batches_in_hand == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,9 +12,10 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from streams.errors import InvalidRecord, RecordRejected, SinkBackpressure
+from streams.retry import ShutdownRequested, stoppable_sleep
 from streams.worker import DlqLimit, DlqLimitExceeded, Origin
 
-from .worker_fakes import FakeProducer, Harness
+from .worker_fakes import FakeProducer, Harness, origin
 
 
 @dataclass
@@ -191,3 +194,20 @@ def test_a_dead_letter_s_log_line_names_the_article_and_the_record(
         "in",
         1,
     )
+
+
+def test_a_stop_ends_the_wait_for_elasticsearch_and_leaves_the_records_undone() -> None:
+    stage = Doubler(busy_times={2: 1_000})  # Elasticsearch stays busy for record 2
+    harness = Harness(stage)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        runner = dataclasses.replace(harness.runner, sleep=stoppable_sleep(stop))
+        asyncio.get_running_loop().call_later(0.05, stop.set)
+        # Real backoff waits (0.5 s, 1 s, ...): without the stop this would go on for ever.
+        await asyncio.wait_for(runner.run([origin(b"1", 0), origin(b"2", 1)]), timeout=10)
+
+    with pytest.raises(ShutdownRequested):
+        asyncio.run(run())
+    assert stage.done == [2] and stage.calls == [[1, 2]]  # record 2: neither done nor retried
+    assert harness.letters() == []  # a stop is not a failure: nothing dead-lettered
