@@ -1,0 +1,1 @@
+"""The fault suite (`make test-faults`): see conftest.py."""
