@@ -399,3 +399,19 @@ def test_prometheus_rules_read_only_metrics_the_worker_exposes() -> None:
         "NewsstreamFailedDeliveries",
         "NewsstreamWorkerNotReady",
     }
+
+
+def test_mtls_gives_each_component_its_own_client_certificate() -> None:
+    objects = rendered(CHART / "ci" / "mtls-values.yaml")
+    expected = {
+        "-worker": "kafka-worker-cert",
+        "-poller": "kafka-poller-cert",
+        "-api": "kafka-api-cert",
+    }
+    for suffix, secret in expected.items():
+        pod = named(objects, "Deployment", suffix)["spec"]["template"]["spec"]
+        env = environment(pod["containers"][0])
+        assert env["NEWSSTREAM_KAFKA_SSL_CERTFILE"] == "/etc/newsstream/kafka-client/tls.crt"
+        assert "NEWSSTREAM_KAFKA_SASL_USERNAME" not in env
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["kafka-client"]["secret"]["secretName"] == secret

@@ -167,6 +167,13 @@ An empty kafkaUser or esUser leaves that connection out (the component does not 
 - name: NEWSSTREAM_KAFKA_SSL_CAFILE
   value: /etc/newsstream/kafka-ca/ca.crt
 {{- end }}
+{{- with (index $v.kafka.users .kafkaUser).certSecret }}
+# mTLS: the component's client certificate (Strimzi: the Secret of a `tls` KafkaUser).
+- name: NEWSSTREAM_KAFKA_SSL_CERTFILE
+  value: /etc/newsstream/kafka-client/tls.crt
+- name: NEWSSTREAM_KAFKA_SSL_KEYFILE
+  value: /etc/newsstream/kafka-client/tls.key
+{{- end }}
 - name: NEWSSTREAM_KAFKA_SSL_CHECK_HOSTNAME
   value: {{ $v.kafka.tls.checkHostname | quote }}
 {{- end }}
@@ -229,6 +236,18 @@ An empty kafkaUser or esUser leaves that connection out (the component does not 
       - key: {{ .root.Values.kafka.tls.caKey }}
         path: ca.crt
 {{- end }}
+{{- if .kafka }}
+{{- with index .root.Values.kafka.users .kafka }}
+{{- if .certSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ .certSecret }}
+    items:
+      - {key: {{ .certKey | default "user.crt" }}, path: tls.crt}
+      - {key: {{ .keyKey | default "user.key" }}, path: tls.key}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and .es (include "newsstream.esCaSecret" .root) }}
 - name: es-ca
   secret:
@@ -245,6 +264,11 @@ An empty kafkaUser or esUser leaves that connection out (the component does not 
 {{- if and .kafka (include "newsstream.kafkaCaSecret" .root) }}
 - name: kafka-ca
   mountPath: /etc/newsstream/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if and .kafka (index .root.Values.kafka.users .kafka).certSecret }}
+- name: kafka-client
+  mountPath: /etc/newsstream/kafka-client
   readOnly: true
 {{- end }}
 {{- if and .es (include "newsstream.esCaSecret" .root) }}
