@@ -98,7 +98,16 @@ def create_app(
     )
     es = make_async_client(settings)
     rules = RulesHolder.load(settings, environ=environ)
+    own_http = http is None
     http = http or httpx.AsyncClient(timeout=settings.webhook_timeout)
+
+    async def close_clients(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # After the consumer stopped: a session left open is logged as an error at exit.
+        await es.close()
+        if own_http:
+            await http.aclose()
+
+    app.on_before_shutdown.connect(close_clients)
     metrics = Metrics()
     metrics.build.info({"version": version()})
     health = Health(stuck_after=settings.stage_stuck_seconds)
