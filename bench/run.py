@@ -1,9 +1,13 @@
-"""`make bench`: enrichment throughput against spaCy NER alone, pipeline latency, and
-recovery after a worker dies (bench/recovery.py).
+"""`make bench`: enrichment throughput against spaCy NER alone, pipeline latency,
+recovery after a worker dies (bench/recovery.py), the sink against the Elasticsearch
+client's bulk helpers (bench/sink.py), alert matching cost (bench/rules.py) and worker
+memory over a long run (bench/memory.py). ``--only <part>`` runs one of them.
 
 Reads BBC articles from ../shared/data (not in the repo). Results are appended as one
-JSON object per run to bench/results/<name>.jsonl (recovery: the last run in
-recovery.json) and printed; quote figures from there.
+JSON object per run to bench/results/<name>.jsonl (recovery, sink, rules, memory: the
+last run in <name>.json, with the machine and the commit) and printed; quote figures
+from there. bench/results/summary.md is rewritten after every run: the latest figure of
+each part, one row per part.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import argparse
 import csv
 import os
 import platform
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -81,12 +86,67 @@ def record(out: Path, name: str, result: dict[str, Any]) -> None:
     print(f"{name}: {orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()}")
 
 
+def machine() -> dict[str, Any]:
+    """Where and on what code a figure was measured (the load says what else ran)."""
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "commit": commit(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def commit() -> str:
+    """HEAD's short hash, with "+changes" when the tree differs from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def write_last(out: Path, name: str, started: dict[str, Any], result: dict[str, Any]) -> None:
+    """``out/<name>.json``: the last run, with the machine it ran on."""
+    result = {**started, "load_average_at_end": [round(x, 2) for x in os.getloadavg()], **result}
+    if "profile" in result:
+        result["command"] += " --profile"
+    out.mkdir(parents=True, exist_ok=True)
+    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
+    (out / f"{name}.json").write_text(text + "\n")
+    print(f"{name}: {text}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--articles", type=int, default=300)
-    parser.add_argument("--only", choices=["enrich", "latency", "recovery"], default=None)
+    parser.add_argument("--only", choices=PARTS, default=None)
+    parser.add_argument(
+        "--profile", action="store_true", help="sink, rules: add cProfile's top functions"
+    )
+    parser.add_argument("--sink-documents", type=int, default=20_000)
+    parser.add_argument(
+        "--memory-articles",
+        type=int,
+        default=5_000,
+        help="memory: articles through the whole pipeline (20,000 take ~12 min on 2 cores)",
+    )
     args = parser.parse_args()
     if not (args.data / "bbc" / "bbc_news.csv").exists():
         print(f"no BBC data under {args.data}; pass --data (make bench DATA=...)", file=sys.stderr)
@@ -124,7 +184,119 @@ def main() -> int:
         from bench.recovery import write_recovery
 
         write_recovery(args.out)  # recovery.json: restart and takeover after a worker dies
+    if args.only in (None, "rules"):
+        from bench.rules import run_rules
+
+        started = machine()
+        result = run_rules(args.data, articles=args.articles, with_profile=args.profile)
+        write_last(args.out, "rules", started, result)
+    if args.only in (None, "sink"):
+        from bench.sink import run_sink
+
+        started = machine()
+        result = run_sink(args.data, total=args.sink_documents, with_profile=args.profile)
+        write_last(args.out, "sink", started, result)
+    if args.only in (None, "memory"):
+        from bench.memory import run_memory
+
+        started = machine()
+        write_last(args.out, "memory", started, run_memory(args.data, total=args.memory_articles))
+    write_summary(args.out)
     return 0
+
+
+PARTS = ["enrich", "latency", "recovery", "sink", "rules", "memory"]
+
+
+def write_summary(out: Path) -> None:
+    """bench/results/summary.md: the latest figure of each part that has one."""
+    rows = []
+    for name in PARTS:
+        result = latest(out, name)
+        if result is not None:
+            when = f"{result.get('at', '?')[:10]}"
+            where = f"{result.get('host', '?')}, {result.get('cpus', '?')} CPUs"
+            load = result.get("load_average_at_start")
+            if load:
+                where += f", load {load[0]} at start"
+            rows.append(
+                f"| {name} | {FIGURES[name](result)} | {when} | {result.get('commit', '?')} "
+                f"| {where} | `{result.get('command', '?')}` |"
+            )
+    table = [
+        "# Latest benchmark figures",
+        "",
+        "Written by `bench/run.py` after every run (one row per part, its last run); the raw",
+        "results are the .json / .jsonl files beside this one. Speed varies with machine load:",
+        "compare figures of one run.",
+        "",
+        "| part | figure | date | commit | machine | command |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+    (out / "summary.md").write_text("\n".join(table) + "\n")
+
+
+def latest(out: Path, name: str) -> dict[str, Any] | None:
+    if (out / f"{name}.json").exists():
+        return dict(orjson.loads((out / f"{name}.json").read_bytes()))
+    if (out / f"{name}.jsonl").exists():
+        lines = (out / f"{name}.jsonl").read_bytes().splitlines()
+        return dict(orjson.loads(lines[-1])) if lines else None
+    return None
+
+
+def _enrich_figure(r: dict[str, Any]) -> str:
+    full, ner = r["full_enrichment"]["articles_per_s"], r["spacy_sm_ner_only"]["articles_per_s"]
+    return f"full enrichment {full:.1f} vs spaCy sm NER alone {ner:.1f} articles/s"
+
+
+def _latency_figure(r: dict[str, Any]) -> str:
+    rate = r["rate_per_s"]
+    return f"produce → webhook at {rate:g}/s: p50 {r['p50_s']:.3f} s, p99 {r['p99_s']:.3f} s"
+
+
+def _recovery_figure(r: dict[str, Any]) -> str:
+    return (
+        f"restart {r['restart_to_consuming_s']} s, takeover after SIGKILL "
+        f"{r['takeover_after_sigkill_s']} s, after SIGTERM {r['takeover_after_sigterm_s']} s"
+    )
+
+
+def _sink_figure(r: dict[str, Any]) -> str:
+    ceiling, best = r["ceiling"], r["worker_best"]
+    return (
+        f"worker at defaults {r['worker_default_docs_per_s']} docs/s = "
+        f"{r['worker_default_share_of_ceiling']:.0%} of the ceiling {ceiling['docs_per_s']} "
+        f"docs/s ({ceiling['kind']}, batch {ceiling['batch']}); best worker "
+        f"{best['docs_per_s']} docs/s (batch {best['batch']}) = "
+        f"{r['worker_best_share_of_ceiling']:.0%}"
+    )
+
+
+def _rules_figure(r: dict[str, Any]) -> str:
+    matching = ", ".join(
+        f"{m['rules']} rules {m['mean_ms_per_article']:.2f} ms" for m in r["matching"]
+    )
+    return f"matching per article: {matching}; enrichment {r['enrichment_ms_per_article']:.1f} ms"
+
+
+def _memory_figure(r: dict[str, Any]) -> str:
+    return (
+        f"{r['articles']} articles: peak RSS {r['peak_rss_mb']} MB, "
+        f"{r['mb_per_1000_after_warm_up']} MB per 1,000 after warm-up (second half "
+        f"{r['mb_per_1000_second_half']}); levels off: {'yes' if r['levels_off'] else 'no'}"
+    )
+
+
+FIGURES = {
+    "enrich": _enrich_figure,
+    "latency": _latency_figure,
+    "recovery": _recovery_figure,
+    "sink": _sink_figure,
+    "rules": _rules_figure,
+    "memory": _memory_figure,
+}
 
 
 if __name__ == "__main__":

@@ -18,16 +18,24 @@ whether it matched and why, in words an analyst can check against the article::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from streams.alerts.analysis import snowball_language, standard_tokens, stem
-from streams.alerts.query import DocView, Outcome, QueryNode, evaluate, parse_query_string
+from streams.alerts.query import (
+    DocView,
+    Outcome,
+    QueryNode,
+    evaluate,
+    matches,
+    parse_query_string,
+)
 from streams.errors import ConfigError
-from streams.messages import EnrichedArticle
+from streams.messages import EnrichedArticle, Entity
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,9 @@ class ArticleContext:
         self.algorithm = snowball_language(article.language)
         self._doc: DocView | None = None if doc is None else DocView(doc)
         self._stems: dict[str, list[tuple[str, str]]] | None = None
+        self._stem_starts: dict[str, dict[str, list[int]]] | None = None
+        self._entity_positions: dict[str, list[int]] | None = None
+        self._entity_labels: frozenset[str] | None = None
 
     @property
     def doc(self) -> DocView:
@@ -127,6 +138,37 @@ class ArticleContext:
                 for field, text in (("title", self.article.title), ("body", self.article.body))
             }
         return self._stems
+
+    @property
+    def stem_starts(self) -> dict[str, dict[str, list[int]]]:
+        """Field -> stem -> its positions in ``stems``, ascending: a keyword is looked for
+        only where its first word occurs, not at every token (1,000 rules name thousands
+        of keywords; an article has a few hundred tokens)."""
+        if self._stem_starts is None:
+            self._stem_starts = {}
+            for field, pairs in self.stems.items():
+                starts: dict[str, list[int]] = {}
+                for position, (stemmed, _) in enumerate(pairs):
+                    starts.setdefault(stemmed, []).append(position)
+                self._stem_starts[field] = starts
+        return self._stem_starts
+
+    @property
+    def entity_positions(self) -> dict[str, list[int]]:
+        """Entity key (see ``_entity_key``) -> positions in ``article.entities``, ascending:
+        each entity's name is normalised once per article, not once per entity rule."""
+        if self._entity_positions is None:
+            self._entity_positions = {}
+            for position, entity in enumerate(self.article.entities):
+                self._entity_positions.setdefault(_entity_key(entity.name), []).append(position)
+        return self._entity_positions
+
+    @property
+    def entity_labels(self) -> frozenset[str]:
+        """The labels of the article's entities, upper-cased."""
+        if self._entity_labels is None:
+            self._entity_labels = frozenset(e.label.upper() for e in self.article.entities)
+        return self._entity_labels
 
 
 # --- parsing the rules-file form --------------------------------------------------------
@@ -263,6 +305,83 @@ def _score(value: object) -> float:
 # --- evaluation -------------------------------------------------------------------------
 
 
+def condition_fires(condition: Condition, context: ArticleContext) -> bool:
+    """``evaluate_condition(condition, context).matched``, without writing the reasons.
+
+    Most rules do not fire on most articles: ``RuleSet.match`` asks this first and writes
+    the reasons only for the rules that fire (all/any/not stop at the first child that
+    decides, as no reasons are listed here).
+    """
+    return _FIRES[type(condition)](condition, context)
+
+
+def _topic_fires(condition: TopicCondition, context: ArticleContext) -> bool:
+    wanted = condition.topic.casefold()
+    return any(
+        t.label.casefold() == wanted and t.score >= condition.min_score
+        for t in context.article.topics
+    )
+
+
+def _category_fires(condition: CategoryCondition, context: ArticleContext) -> bool:
+    wanted = condition.category.casefold()
+    return any(
+        c.label.casefold() == wanted and c.score >= condition.min_score
+        for c in context.article.categories
+    )
+
+
+def _entity_fires(condition: EntityCondition, context: ArticleContext) -> bool:
+    return bool(_entity_hits(condition, context))
+
+
+def _entity_label_fires(condition: EntityLabelCondition, context: ArticleContext) -> bool:
+    return condition.label.upper() in context.entity_labels
+
+
+def _screening_fires(condition: ScreeningCondition, context: ArticleContext) -> bool:
+    lists = {name.casefold() for name in condition.lists}
+    return any(
+        (not lists or hit.list.casefold() in lists) and hit.score >= condition.min_score
+        for hit in context.article.screening
+    )
+
+
+def _keywords_fire(condition: KeywordsCondition, context: ArticleContext) -> bool:
+    check = all if condition.match_all else any
+    return check(_keyword_occurs(term, context) for term in condition.terms)
+
+
+def _query_string_fires(condition: QueryStringCondition, context: ArticleContext) -> bool:
+    return matches(condition.compiled, context.doc)
+
+
+def _all_fire(condition: AllCondition, context: ArticleContext) -> bool:
+    return all(condition_fires(child, context) for child in condition.conditions)
+
+
+def _any_fires(condition: AnyCondition, context: ArticleContext) -> bool:
+    return any(condition_fires(child, context) for child in condition.conditions)
+
+
+def _not_fires(condition: NotCondition, context: ArticleContext) -> bool:
+    return not condition_fires(condition.condition, context)
+
+
+_FIRES: Mapping[type, Callable[[Any, ArticleContext], bool]] = {
+    TopicCondition: _topic_fires,
+    CategoryCondition: _category_fires,
+    EntityCondition: _entity_fires,
+    EntityLabelCondition: _entity_label_fires,
+    ScreeningCondition: _screening_fires,
+    KeywordsCondition: _keywords_fire,
+    QueryStringCondition: _query_string_fires,
+    AllCondition: _all_fire,
+    AnyCondition: _any_fires,
+    NotCondition: _not_fires,
+}
+
+
 def evaluate_condition(condition: Condition, context: ArticleContext) -> Outcome:
     """Whether the article satisfies ``condition``; the reasons say why or why not."""
     if isinstance(condition, TopicCondition):
@@ -270,7 +389,7 @@ def evaluate_condition(condition: Condition, context: ArticleContext) -> Outcome
     if isinstance(condition, CategoryCondition):
         return _evaluate_category(condition, context.article)
     if isinstance(condition, EntityCondition):
-        return _evaluate_entity(condition, context.article)
+        return _evaluate_entity(condition, context)
     if isinstance(condition, EntityLabelCondition):
         return _evaluate_entity_label(condition, context.article)
     if isinstance(condition, ScreeningCondition):
@@ -337,14 +456,22 @@ def _entity_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _evaluate_entity(condition: EntityCondition, article: EnrichedArticle) -> Outcome:
-    wanted = {_entity_key(name) for name in condition.names}
+@lru_cache(maxsize=16_384)
+def _entity_keys(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_entity_key(name) for name in names)
+
+
+def _entity_hits(condition: EntityCondition, context: ArticleContext) -> list[Entity]:
     label = None if condition.label is None else condition.label.upper()
-    hits = [
-        entity
-        for entity in article.entities
-        if _entity_key(entity.name) in wanted and (label is None or entity.label.upper() == label)
-    ]
+    entities, positions = context.article.entities, context.entity_positions
+    # In article order, as a scan of article.entities would find them.
+    found = sorted(p for key in _entity_keys(condition.names) for p in positions.get(key, ()))
+    return [entities[p] for p in found if label is None or entities[p].label.upper() == label]
+
+
+def _evaluate_entity(condition: EntityCondition, context: ArticleContext) -> Outcome:
+    label = None if condition.label is None else condition.label.upper()
+    hits = _entity_hits(condition, context)
     if hits:
         return Outcome(
             True,
@@ -406,16 +533,46 @@ def _evaluate_keywords(condition: KeywordsCondition, context: ArticleContext) ->
     return Outcome(False, (f"keywords: none of {', '.join(missing)} in title/body",))
 
 
+_SURFACES_SHOWN = 3  # distinct spellings of a keyword quoted per field
+
+
 def _find_keyword(term: str, context: ArticleContext) -> list[str]:
     """Where ``term``'s stems occur in a row: ``"sanctions" in title`` and so on."""
-    wanted = [stem(token, context.algorithm) for token in standard_tokens(term)]
     places: list[str] = []
+    for field in context.stems:
+        surfaces: dict[str, None] = {}
+        for window in _keyword_windows(term, field, context):
+            surfaces[" ".join(token for _, token in window)] = None
+            if len(surfaces) == _SURFACES_SHOWN:
+                break  # later ones are not shown
+        places.extend(f'"{surface}" in {field}' for surface in surfaces)
+    return places
+
+
+def _keyword_occurs(term: str, context: ArticleContext) -> bool:
+    """Whether ``_keyword_windows`` finds any run, in either field (no generator: hot)."""
+    wanted = _term_stems(term, context.algorithm)
     size = len(wanted)
     for field, pairs in context.stems.items():
-        surfaces: dict[str, None] = {}
-        for start, (first, _) in enumerate(pairs):
-            window = pairs[start : start + size]
-            if first == wanted[0] and [stemmed for stemmed, _ in window] == wanted:
-                surfaces[" ".join(token for _, token in window)] = None
-        places.extend(f'"{surface}" in {field}' for surface in list(surfaces)[:3])
-    return places
+        for start in context.stem_starts[field].get(wanted[0], ()):
+            if size == 1 or tuple(stemmed for stemmed, _ in pairs[start : start + size]) == wanted:
+                return True
+    return False
+
+
+def _keyword_windows(
+    term: str, field: str, context: ArticleContext
+) -> Iterator[list[tuple[str, str]]]:
+    """The (stem, token) runs of ``field`` whose stems are ``term``'s, in text order."""
+    wanted = _term_stems(term, context.algorithm)
+    size, pairs = len(wanted), context.stems[field]
+    for start in context.stem_starts[field].get(wanted[0], ()):
+        window = pairs[start : start + size]
+        if tuple(stemmed for stemmed, _ in window) == wanted:
+            yield window
+
+
+@lru_cache(maxsize=16_384)
+def _term_stems(term: str, algorithm: str) -> tuple[str, ...]:
+    """A keyword's stems, computed once per rule term rather than once per article."""
+    return tuple(stem(token, algorithm) for token in standard_tokens(term))

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
@@ -801,11 +801,76 @@ def _keyword_text(value: Any) -> str:
 
 def matches_query_string(query: str, article_doc: Mapping[str, Any]) -> bool:
     """Would Elasticsearch's ``elasticsearch_query(query)`` return ``article_doc``?"""
-    return evaluate(parse_query_string(query), DocView(article_doc)).matched
+    return matches(parse_query_string(query), DocView(article_doc))
 
 
 def explain_query_string(query: str, article_doc: Mapping[str, Any]) -> Outcome:
     return evaluate(parse_query_string(query), DocView(article_doc))
+
+
+def matches(query: QueryNode, doc: DocView) -> bool:
+    """``evaluate(query, doc).matched``, without the reasons: alert rules that do not fire
+    need none, and most rules do not fire on most articles. Stops at the first clause
+    that decides."""
+    if isinstance(query, BoolQuery):
+        return _bool_matches(query, doc)
+    if isinstance(query, TermsQuery):
+        return any(
+            token in doc.positions(field) for field in query.fields for token in query.tokens
+        )
+    if isinstance(query, PhraseQuery):
+        return any(_phrase_in(query, field, doc) for field in query.fields)
+    if isinstance(query, WildcardQuery):
+        return any(
+            query.pattern.fullmatch(candidate)
+            for field in query.fields
+            for candidate in _wildcard_candidates(field, doc)
+        )
+    if isinstance(query, KeywordQuery):
+        return query.value in doc.keywords(query.field)
+    if isinstance(query, KeywordRangeQuery):
+        low = None if query.low is None else query.low.encode()
+        high = None if query.high is None else query.high.encode()
+        return any(
+            _within(value.encode(), low, high, query.include_low, query.include_high)
+            for value in doc.keywords(query.field)
+        )
+    if isinstance(query, NumberRangeQuery):
+        return any(
+            _within(value, query.low, query.high, query.include_low, query.include_high)
+            for value in doc.numbers(query.field)
+        )
+    if isinstance(query, DateRangeQuery):
+        return any(
+            millis is not None and _within(millis, query.first_ms, query.last_ms, True, True)
+            for millis in map(parse_document_date, doc.values(query.field))
+        )
+    return any(doc.exists(field) for field in query.fields)
+
+
+def _bool_matches(query: BoolQuery, doc: DocView) -> bool:
+    """``_evaluate_bool``'s verdict: every must, no must_not, and a should when no must."""
+    needs_should = not any(c.occur == "must" for c in query.clauses) and any(
+        c.occur == "should" for c in query.clauses
+    )
+    should_hit = False
+    for clause in query.clauses:
+        if clause.occur == "should":
+            if needs_should and not should_hit:
+                should_hit = matches(clause.query, doc)
+        elif matches(clause.query, doc) != (clause.occur == "must"):
+            return False  # a must missing, or a must_not present
+    return should_hit or not needs_should
+
+
+def _phrase_in(query: PhraseQuery, field: str, doc: DocView) -> bool:
+    positions = doc.positions(field)
+    lists = [positions.get(token, []) for token in query.tokens]
+    return all(lists) and _phrase_distance(lists) <= query.slop
+
+
+def _wildcard_candidates(field: str, doc: DocView) -> Iterable[str]:
+    return doc.positions(field) if FIELD_TYPES[field] == "text" else doc.keywords(field)
 
 
 def evaluate(query: QueryNode, doc: DocView) -> Outcome:
@@ -867,9 +932,7 @@ def _evaluate_terms(query: TermsQuery, doc: DocView) -> Outcome:
 
 def _evaluate_phrase(query: PhraseQuery, doc: DocView) -> Outcome:
     for field in query.fields:
-        positions = doc.positions(field)
-        lists = [positions.get(token, []) for token in query.tokens]
-        if all(lists) and _phrase_distance(lists) <= query.slop:
+        if _phrase_in(query, field, doc):
             return Outcome(True, (f"{query.source} in {field}",))
     return Outcome(False, (f"{query.source}: not in {'/'.join(query.fields)}",))
 
@@ -893,8 +956,7 @@ def _phrase_distance(lists: Sequence[Sequence[int]]) -> int:
 
 def _evaluate_wildcard(query: WildcardQuery, doc: DocView) -> Outcome:
     for field in query.fields:
-        candidates = doc.positions(field) if FIELD_TYPES[field] == "text" else doc.keywords(field)
-        for candidate in candidates:
+        for candidate in _wildcard_candidates(field, doc):
             if query.pattern.fullmatch(candidate):
                 return Outcome(True, (f'{query.source}: "{candidate}" in {field}',))
     return Outcome(False, (f"{query.source}: nothing in {'/'.join(query.fields)} matches",))

@@ -32,7 +32,13 @@ from typing import Any
 import jinja2
 import yaml
 
-from streams.alerts.matching import ArticleContext, Condition, evaluate_condition, parse_condition
+from streams.alerts.matching import (
+    ArticleContext,
+    Condition,
+    condition_fires,
+    evaluate_condition,
+    parse_condition,
+)
 from streams.alerts.payloads import render_template, webhook_payload
 from streams.alerts.query import Outcome
 from streams.alerts.targets import DEFAULT_TARGET, Target, default_target, parse_target
@@ -100,10 +106,9 @@ class RuleSet:
         context = article if isinstance(article, ArticleContext) else ArticleContext(article)
         matches = []
         for rule in self.rules:
-            if rule.enabled:
-                outcome = rule.evaluate(context)
-                if outcome.matched:
-                    matches.append(RuleMatch(rule, outcome.reasons))
+            # Reasons are written only for the rules that fire (condition_fires is cheap).
+            if rule.enabled and condition_fires(rule.query, context):
+                matches.append(RuleMatch(rule, rule.evaluate(context).reasons))
         return matches
 
     def explain(self, article: EnrichedArticle) -> list[RuleExplanation]:
