@@ -196,10 +196,16 @@ def _merge(target: _Cluster, source: _Cluster) -> None:
 
 
 def _canonical(cluster: _Cluster) -> str:
-    """The longest form for persons (their full name), the most frequent form otherwise."""
+    """The longest form for persons (their full name), the most frequent form otherwise.
+
+    Ties go to a form that is not all capitals (a dateline's "OTTAWA" against the story's
+    "Ottawa"), then to the first seen: never to a set's order, which changes from one
+    process to the next with Python's hash seed.
+    """
     if cluster.label == "PERSON":
         return max(cluster.names, key=lambda n: (len(n.split()), len(n)))
-    return max(set(cluster.names), key=lambda n: (cluster.names.count(n), len(n)))
+    forms = dict.fromkeys(cluster.names)  # distinct, in the order first seen
+    return max(forms, key=lambda n: (cluster.names.count(n), len(n), not n.isupper()))
 
 
 def _countries(entities: Iterable[Entity]) -> list[str]:

@@ -111,3 +111,14 @@ def test_abbreviation_keeps_its_full_stop() -> None:
     body = "Talks with the U.S. ended."
     entities, countries = extract_entities(body, [span(body, "the U.S.", "GPE")])
     assert [e.name for e in entities] == ["U.S."] and countries == ["US"]
+
+
+def test_a_place_written_in_a_dateline_and_in_the_story_gets_the_story_s_form() -> None:
+    """A tie between "OTTAWA" and "Ottawa" once went to a set's order: another answer in
+    another process (Python's hash seed). The capitals of a dateline lose, in any order."""
+    for body in (
+        "OTTAWA (Wire) - Ministers met in Ottawa on Monday.",
+        "Ministers met in Ottawa on Monday. OTTAWA (Wire) closed the session.",
+    ):
+        entities, _ = extract_entities(body, mentions(body, ("OTTAWA", "GPE"), ("Ottawa", "GPE")))
+        assert [e.name for e in entities if e.label == "GPE"] == ["Ottawa"]
