@@ -30,12 +30,13 @@ def index_operations(index: str, docs: Sequence[tuple[str, Any]]) -> list[bytes]
     """The bulk body: an ``index`` action (create or overwrite) per document.
 
     Encoded here with orjson (documents may be the message dataclasses themselves), so
-    the client passes the lines through instead of serialising them again.
+    the client passes the lines through instead of serialising them again; a document
+    given as bytes is already its JSON line.
     """
     operations: list[bytes] = []
     for doc_id, doc in docs:
         operations.append(orjson.dumps({"index": {"_index": index, "_id": doc_id}}))
-        operations.append(orjson.dumps(doc))
+        operations.append(doc if isinstance(doc, bytes) else orjson.dumps(doc))
     return operations
 
 

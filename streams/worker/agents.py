@@ -151,40 +151,64 @@ def add_agent(
     batch_size: int,
     within: float,
     shutdown: Shutdown,
+    overlap: bool = False,
 ) -> None:
+    """``runner`` as an agent on ``source``, a batch of up to ``batch_size`` records at a
+    time (or what came within ``within`` seconds).
+
+    With ``overlap``, Faust gathers the next batch while the runner handles this one
+    (a bulk request waits on Elasticsearch, not on this process); batches still run and
+    are acked one after the other, in order.
+    """
+
+    async def settle(stream: faust.StreamT[bytes], events: list[EventT[bytes]]) -> bool:
+        """Run one batch and ack it; False when the agent must take no more records."""
+        halted = False
+        with shutdown.batch():
+            try:
+                await runner.run([origin_of(event) for event in events])
+            except ShutdownRequested:
+                log.info(
+                    "%s: stopping in a wait; %d records not acked, read again after the restart",
+                    name,
+                    len(events),
+                )
+                return False
+            except DlqLimitExceeded as exc:
+                # Stop taking records but stay up: /readyz answers 503 with the reason
+                # and the topic is not drained into the DLQ. A crash would be restarted
+                # and go on draining; an operator decides (`newsstream dlq inspect`).
+                runner.telemetry.limit_exceeded()
+                log.critical("%s", exc)
+                halted = True
+            except Exception as exc:  # a bug in the runner itself: stop loudly, skip nothing
+                log.exception("agent %s failed; stopping the worker", name)
+                await app.crash(exc)
+                return False
+        if halted:
+            await shutdown.requested.wait()  # the batch is not acked: read again later
+            return False
+        await ack(stream, events)
+        return True
+
     async def agent(stream: faust.StreamT[bytes]) -> None:
         manual = cast("faust.Stream[bytes]", stream)  # noack_take is on the concrete Stream
-        async for items in manual.noack_take(batch_size, within=within):
-            if shutdown.requested.is_set():
-                return  # a batch taken after the stop: not started, not acked
-            events = [cast(EventT[bytes], item) for item in items]  # events, typed as values
-            halted = False
-            with shutdown.batch():
-                try:
-                    await runner.run([origin_of(event) for event in events])
-                except ShutdownRequested:
-                    log.info(
-                        "%s: stopping in a wait; %d records not acked, read again after "
-                        "the restart",
-                        name,
-                        len(events),
-                    )
+        running: asyncio.Future[bool] | None = None
+        try:
+            async for items in manual.noack_take(batch_size, within=within):
+                if running is not None and not await running:
                     return
-                except DlqLimitExceeded as exc:
-                    # Stop taking records but stay up: /readyz answers 503 with the reason
-                    # and the topic is not drained into the DLQ. A crash would be restarted
-                    # and go on draining; an operator decides (`newsstream dlq inspect`).
-                    runner.telemetry.limit_exceeded()
-                    log.critical("%s", exc)
-                    halted = True
-                except Exception as exc:  # a bug in the runner itself: stop loudly, skip nothing
-                    log.exception("agent %s failed; stopping the worker", name)
-                    await app.crash(exc)
+                running = None
+                if shutdown.requested.is_set():
+                    return  # a batch taken after the stop: not started, not acked
+                events = [cast(EventT[bytes], item) for item in items]  # events, typed as values
+                if overlap:
+                    running = asyncio.ensure_future(settle(stream, events))
+                elif not await settle(stream, events):
                     return
-            if halted:
-                await shutdown.requested.wait()  # the batch is not acked: read again later
-                return
-            await ack(stream, events)
+        finally:
+            if running is not None and not running.done():
+                running.cancel()  # Faust stops the agent: the batch's records come back
 
     app.agent(source, name=name)(agent)
 

@@ -51,6 +51,11 @@ from streams.worker.telemetry import Health, Metrics
 from streams.worker.web import add_pages, add_probes
 
 TIMER_SECONDS = 5.0
+# Match-alerts shares its topic with index, and Faust feeds a topic's agents in step: one
+# record at a time it held the sink back (Runner and producer overhead per record). A
+# batch waits at most this long for mates, a small part of an alert's way to its webhook.
+MATCH_BATCH_SIZE = 100
+MATCH_BATCH_SECONDS = 0.05
 HEARTBEAT_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
@@ -205,15 +210,15 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         batch_size=settings.sink_batch_size,
         within=settings.sink_batch_seconds,
         shutdown=edges.shutdown,
+        overlap=True,
     )
-    # Alerts wait for no batch mates: one record at a time.
     add_agent(
         app,
         topic(settings.topic_enriched),
         name="match-alerts",
         runner=runner(match, dead_letter_topic=settings.topic_dlq),
-        batch_size=1,
-        within=TIMER_SECONDS,
+        batch_size=MATCH_BATCH_SIZE,
+        within=MATCH_BATCH_SECONDS,
         shutdown=edges.shutdown,
     )
     add_agent(

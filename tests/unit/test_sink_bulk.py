@@ -15,6 +15,11 @@ def test_operations_carry_the_article_id_as_document_id() -> None:
     ]
 
 
+def test_a_document_given_as_bytes_is_sent_as_it_is() -> None:
+    record = b'{"id":"a1","title":"Kept  as written"}'
+    assert index_operations("news", [("a1", record)])[1] is record
+
+
 def test_items_are_classified_indexed_retryable_or_rejected() -> None:
     items = [
         {"index": {"_id": "ok", "status": 201}},
