@@ -5,7 +5,8 @@ Data: the article-extraction benchmark (181 real pages, gold ``articleBody``). O
 scored side by side with plain ``trafilatura.extract`` with its defaults, in the same run.
 Per page: precision and recall of the multiset of lower-case words; the figures are
 means over pages (a page where extraction fails scores 0; every page is a real article,
-so each page ours refuses is counted and named with its reason).
+so each page ours refuses is counted and named with its reason). Each extractor's time
+per page is its mean wall time over all pages (the machine's load shows in it).
 
 The figures are also given for two halves, split by site (``held_out`` on the page's
 host, 50 %): ``dev`` is the half the extraction rules (which passes run when, the line
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ def evaluate(data: Path) -> dict[str, Any]:
     sums = {(name, part): [0.0, 0.0, 0.0] for name in EXTRACTORS for part in PARTS}
     pages = dict.fromkeys(PARTS, 0)
     refused: dict[str, str] = {}
+    seconds = dict.fromkeys(EXTRACTORS, 0.0)
     for page_id, truth in sorted(gold.items()):
         path = folder / "html" / f"{page_id}.html.gz"
         if not path.exists():
@@ -62,10 +65,12 @@ def evaluate(data: Path) -> dict[str, Any]:
         pages["all"] += 1
         pages[part] += 1
         for name, extract in EXTRACTORS.items():
+            started = time.perf_counter()
             try:
                 body = extract(html)
             except EnrichmentError as exc:
                 body, refused[page_id] = "", str(exc)
+            seconds[name] += time.perf_counter() - started
             scores = bag_f1(alnum_runs(body.lower()), gold_words)
             for key in ((name, "all"), (name, part)):
                 for i, value in enumerate(scores):
@@ -81,6 +86,7 @@ def evaluate(data: Path) -> dict[str, Any]:
             for part in PARTS
             if pages[part]
         }
+        | {"ms_per_page": round(1000 * seconds[name] / max(1, pages["all"]), 1)}
         | ({"refused": refused} if name == "newsstream" else {})
         for name in EXTRACTORS
     }
@@ -96,6 +102,8 @@ def report(results: dict[str, Any]) -> None:
                 f"extraction {part:<8} {name:<12} ({r['pages']} pages): "
                 f"P {r['precision']:.3f} R {r['recall']:.3f} F1 {r['f1']:.3f}"
             )
+    for name, by_part in results.items():
+        print(f"extraction time      {name:<12} {by_part['ms_per_page']:.1f} ms/page")
     refused = results.get("newsstream", {}).get("refused", {})
     print(f"extraction: {len(refused)} real article pages refused by newsstream")
     for page_id, reason in refused.items():

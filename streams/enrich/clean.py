@@ -18,10 +18,14 @@ Each line is classified on its own shape, never on site-specific strings:
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+import lxml.html
 import trafilatura
+from lxml import etree
 
 from streams.errors import EnrichmentError
 
@@ -50,8 +54,9 @@ _FURNITURE = re.compile(
       | (?:leave\s+a\s+|post\s+a\s+|add\s+a\s+)?(?:comments?|reply)
       | (?:previous|next)\s+(?:article|post|story)
       | skip\s+to\s+(?:main\s+)?content|back\s+to\s+top|home|menu|search
-      | tags?\s*:.*|filed\s+under\s*:?.*|categor(?:y|ies)\s*:.*
+      | tags?(?:\s*:.*)?|filed\s+under\s*:?.*|categor(?:y|ies)\s*:.*
       | (?:©|copyright\b).{0,80}|all\s+rights\s+reserved\.?
+      | .{0,60}\bfor\s+your\s+personal,?\s+non-?commercial\s+use\b.*
       | error\s*:.{0,60}
       | .{0,40}content\s+is\s+protected.{0,10}
       | click\s+here\b.{0,60}
@@ -103,6 +108,8 @@ _DATE_LINE_MAX_WORDS = 12
 # An excerpt cut with a bracketed ellipsis is the teaser of another page (a bare "…"
 # is not: bloggers end sentences with it).
 _TEASER_END = re.compile(r"\[(?:…|\.\.\.)\]$")
+# A content-management shortcode the site left unrendered ("[button link=...]Send[/button]").
+_SHORTCODE = re.compile(r"^\[(?P<tag>\w+)\b[^\]]*\].*\[/(?P=tag)\]$")
 # A bare address, maybe with a short label ("Download: https://...").
 _URL_LINE = re.compile(r"^(?:[\w ]{1,30}:\s*)?https?://\S+$", re.IGNORECASE)
 _BYLINE = re.compile(
@@ -172,7 +179,9 @@ def clean_html(html: str, *, url: str | None = None, title: str | None = None) -
     """The story of an HTML page: trafilatura passes, then the same line filters as plain text.
 
     A precision pass first (it leaves out more furniture); a balanced pass when that finds
-    less than a short story; a recall pass before giving up. A page without a story
+    less than a short story; a recall pass when that finds next to nothing. Story paragraphs
+    the extractor skipped are put back; when all passes find next to nothing, the page's
+    largest block of prose paragraphs is the last candidate. A page without a story
     raises an EnrichmentError saying what the page is instead (an empty shell, a cookie
     wall, an index of links), so the dead letter tells an operator what to do.
     """
@@ -184,12 +193,21 @@ def clean_html(html: str, *, url: str | None = None, title: str | None = None) -
         found = _extract(page, url=url, title=title, options=options)
         if found is not None and (best is None or found.words > best.words):
             best = found
+    paragraphs = _page_paragraphs(page)
+    if best is not None and best.words:
+        best = _with_skipped_paragraphs(best, paragraphs)
+    if best is None or best.words < MIN_STORY_WORDS:
+        found_title = best.cleaned.title if best is not None else None
+        block = _largest_prose_block(paragraphs, title=title or found_title)
+        if block is not None and (best is None or block.words > best.words):
+            best = block
     reason = not_an_article(page, best.cleaned.body if best is not None else "")
     if reason is not None:
         raise EnrichmentError(reason)
     if best is None or not best.words:
         raise EnrichmentError(
-            "HTML extraction found no main text in the precision, balanced and recall passes: "
+            "HTML extraction found no main text in the precision, balanced and recall passes "
+            "nor in the page's paragraphs: "
             "if the page has a story, send it as the article's text"
         )
     # A short body is kept: a brief or a breaking-news line is a real article too.
@@ -251,6 +269,159 @@ def _extract(
         body=cleaned.body, title=title or page_title, author=author, dateline=cleaned.dateline
     )
     return _Pass(cleaned=cleaned, words=len(cleaned.body.split()))
+
+
+def _with_skipped_paragraphs(found: _Pass, paragraphs: Sequence[PageParagraph]) -> _Pass:
+    """``found`` with the story paragraphs the extractor skipped put back, in page order.
+
+    trafilatura sometimes stops part-way through a story: after an embedded box, or at
+    the next of several blocks a site splits its story into ("chunks" between ads). The
+    story's own paragraphs share their container's markup (the same tag and classes), so
+    a prose paragraph in a container of that kind that the body lacks is part of it.
+    """
+    lines = found.cleaned.body.split("\n\n")
+    merged = restore_paragraphs(lines, paragraphs)
+    if merged == lines:
+        return found
+    body = "\n\n".join(merged)
+    cleaned = found.cleaned
+    restored = CleanText(
+        body=body, title=cleaned.title, author=cleaned.author, dateline=cleaned.dateline
+    )
+    return _Pass(cleaned=restored, words=len(body.split()))
+
+
+@dataclass(frozen=True, slots=True)
+class PageParagraph:
+    """A ``<p>`` of the page: its text, its parent's tag and classes, its words in links.
+
+    ``block`` numbers the parent element: paragraphs with the same number are in one block.
+    """
+
+    text: str
+    container: tuple[str, str]
+    link_words: int
+    block: int
+
+
+# A paragraph put back must be prose: a sentence or more, not mostly link text (a teaser).
+_RESTORED_MIN_WORDS = 8
+_RESTORED_MAX_LINK_SHARE = 0.5
+# A page paragraph is in the body when half its word triples are (the extractor may have
+# dropped a link or an inline box from it).
+_KEPT_TRIGRAM_SHARE = 0.5
+# Text that is never a paragraph's own words, and places the story is never in.
+_NOT_TEXT = ("script", "style", "noscript", "template")
+_NOT_STORY = frozenset({"nav", "aside", "footer", "figure", "figcaption", "form", "header"})
+_UTF8_HTML = lxml.html.HTMLParser(encoding="utf-8")
+
+
+def restore_paragraphs(lines: Sequence[str], paragraphs: Sequence[PageParagraph]) -> list[str]:
+    """``lines`` (the body, in page order) plus the skipped prose ``paragraphs`` of its story.
+
+    The story's container kind is the one holding most of the body's words; only a
+    container kind with a class counts (a bare ``<div>`` is every kind of block).
+    """
+    first_line: dict[tuple[str, ...], int] = {}
+    for index, line in enumerate(lines):
+        for triple in _triples(_fold(line).split()):
+            first_line.setdefault(triple, index)
+    kept_words: Counter[tuple[str, str]] = Counter()
+    line_of: dict[int, int] = {}
+    candidates: dict[int, str] = {}
+    for number, paragraph in enumerate(paragraphs):
+        words = _fold(paragraph.text).split()
+        triples = _triples(words)
+        if not triples:
+            continue
+        found = [first_line[t] for t in triples if t in first_line]
+        if len(found) >= _KEPT_TRIGRAM_SHARE * len(triples):
+            # the line holding most of it (a common triple may be first seen earlier)
+            line_of[number] = Counter(found).most_common(1)[0][0]
+            kept_words[paragraph.container] += len(words)
+        elif _is_prose(paragraph):
+            candidates[number] = paragraph.text
+    if not kept_words:
+        return list(lines)
+    story_container = kept_words.most_common(1)[0][0]
+    if not story_container[1]:
+        return list(lines)
+    restored = {
+        number: text
+        for number, text in candidates.items()
+        if paragraphs[number].container == story_container and not _is_furniture(text)
+    }
+    if not restored:
+        return list(lines)
+    # each restored paragraph goes after the body line of the kept paragraph before it
+    after: dict[int, list[str]] = {}
+    previous_line = -1
+    for number in sorted(line_of.keys() | restored.keys()):
+        if number in line_of:
+            previous_line = max(previous_line, line_of[number])
+        else:
+            after.setdefault(previous_line, []).append(restored[number])
+    merged = list(after.get(-1, []))
+    for index, line in enumerate(lines):
+        merged.append(line)
+        merged.extend(after.get(index, []))
+    return merged
+
+
+def _largest_prose_block(paragraphs: Sequence[PageParagraph], *, title: str | None) -> _Pass | None:
+    """The prose paragraphs of the one element that holds the most of them.
+
+    A story is one block of paragraphs; the summaries on an index page each sit in their
+    own teaser, so no single block of an index page holds much prose.
+    """
+    words_in: Counter[int] = Counter()
+    for paragraph in paragraphs:
+        if _is_prose(paragraph) and not _is_furniture(paragraph.text):
+            words_in[paragraph.block] += len(paragraph.text.split())
+    if not words_in:
+        return None
+    block = words_in.most_common(1)[0][0]
+    lines = [
+        p.text
+        for p in paragraphs
+        if p.block == block and _is_prose(p) and not _is_furniture(p.text)
+    ]
+    cleaned = clean_text("\n\n".join(lines), title=title, drop_related=False)
+    cleaned = CleanText(
+        body=cleaned.body, title=title, author=cleaned.author, dateline=cleaned.dateline
+    )
+    return _Pass(cleaned=cleaned, words=len(cleaned.body.split()))
+
+
+def _is_prose(paragraph: PageParagraph) -> bool:
+    words = len(paragraph.text.split())
+    return words >= _RESTORED_MIN_WORDS and paragraph.link_words <= _RESTORED_MAX_LINK_SHARE * words
+
+
+def _triples(words: Sequence[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def _page_paragraphs(page: str) -> list[PageParagraph]:
+    """Every ``<p>`` of the page outside navigation, asides, footers and figures."""
+    try:
+        # bytes with the encoding said: lxml refuses a str that declares its own encoding
+        tree = lxml.html.fromstring(page.encode("utf-8"), parser=_UTF8_HTML)
+    except (etree.ParserError, ValueError):  # nothing lxml can read: nothing to put back
+        return []
+    etree.strip_elements(tree, *_NOT_TEXT, with_tail=False)
+    paragraphs = []
+    blocks: dict[object, int] = {}
+    for element in tree.iter("p"):
+        parent = element.getparent()
+        if parent is None or any(a.tag in _NOT_STORY for a in element.iterancestors()):
+            continue
+        text = " ".join(element.text_content().split())
+        classes = " ".join(sorted(str(parent.get("class") or "").split()))
+        link_words = sum(len(link.text_content().split()) for link in element.iter("a"))
+        block = blocks.setdefault(parent, len(blocks))
+        paragraphs.append(PageParagraph(text, (str(parent.tag), classes), link_words, block))
+    return paragraphs
 
 
 def _as_document(html: str) -> str:
@@ -405,6 +576,7 @@ def _is_furniture(line: str) -> bool:
         or _CALL_TO_ACT.match(unbulleted)
         or _CREDITS.match(unbulleted)
         or _URL_LINE.match(unbulleted)
+        or _SHORTCODE.match(unbulleted)
         or _TEASER_END.search(line)
         or _is_date_line(unbulleted)
     )

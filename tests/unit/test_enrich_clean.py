@@ -6,7 +6,7 @@ import pytest
 import trafilatura
 
 from streams.enrich import clean_html
-from streams.enrich.clean import clean_text, not_an_article
+from streams.enrich.clean import PageParagraph, clean_text, not_an_article, restore_paragraphs
 from streams.errors import EnrichmentError
 
 SEED = (Path(__file__).parents[1] / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
@@ -149,6 +149,10 @@ def test_furniture_lines_of_news_pages_are_dropped() -> None:
         "Related: Five charts that explain the rate rise",
         "Download: https://example.com/podcast/615",
         "Reading time: 3 minutes",
+        "Tags",
+        "This copy is for your personal, non-commercial use only. To order copies, visit "
+        "example.com/reprints.",
+        '[button link="https://example.com/submit" type="big"] Send us your story[/button]',
     ]
     body = clean_text("\n\n".join([STORY, *furniture, STORY])).body
     assert body == f"{STORY}\n\n{STORY}"
@@ -168,3 +172,71 @@ def test_a_one_sentence_brief_is_kept() -> None:
     brief = "The northern quay has reopened after engineers inspected its cranes."
     html = f"<html><head><title>Quay reopens</title></head><body><p>{brief}</p></body></html>"
     assert clean_html(html).body == brief
+
+
+def test_a_story_cut_into_chunks_comes_back_whole_without_teasers_or_furniture() -> None:
+    html = _fixture("story_in_chunks.html")
+    # trafilatura takes the first chunk of the story only
+    plain = trafilatura.extract(html, include_comments=False) or ""
+    assert "Shipping lines" not in plain
+    lines = clean_html(html).body.split("\n\n")
+    assert [line.split()[0] for line in lines] == ["The", "Officials", "Shipping", "The", "A"]
+    assert lines[-1].endswith("as early as March.")
+
+
+def test_skipped_chunks_come_back_on_a_page_that_declares_its_encoding() -> None:
+    # lxml refuses a decoded page that still declares an encoding; the chunks must not be lost
+    html = _fixture("story_in_chunks.html").replace("<!DOCTYPE html>", "")
+    html = '<?xml version="1.0" encoding="iso-8859-1"?>' + html.replace("harbour", "harbour’s")
+    body = clean_html(html).body
+    assert "Shipping lines were told" in body
+    assert "harbour’s authority" in body
+
+
+def test_a_story_no_extraction_pass_finds_is_taken_from_its_block_of_paragraphs() -> None:
+    html = _fixture("story_in_comment_block.html")
+    # every trafilatura pass sees the story's box as comments (or takes the menu instead)
+    precise = trafilatura.extract(html, favor_precision=True, include_comments=False) or ""
+    assert "reopened on Monday" not in precise
+    cleaned = clean_html(html)
+    assert cleaned.body.startswith("The northern quay reopened on Monday")
+    assert cleaned.body.endswith("maintenance at the port.")
+    assert "Weather" not in cleaned.body
+
+
+def _paragraph(text: str, classes: str = "story", links: int = 0, block: int = 0) -> PageParagraph:
+    return PageParagraph(text, ("div", classes), links, block)
+
+
+FIRST = "The harbour authority closed the northern quay on Tuesday after a crane collapsed."
+SKIPPED = "Shipping lines were told to divert their container vessels to the southern terminal."
+LAST = "A union spokesperson said members had raised concerns about maintenance in March."
+
+
+def test_skipped_paragraphs_of_the_story_container_are_put_back_in_page_order() -> None:
+    page = [_paragraph(FIRST), _paragraph(SKIPPED, block=1), _paragraph(LAST, block=1)]
+    assert restore_paragraphs([FIRST, LAST], page) == [FIRST, SKIPPED, LAST]
+
+
+def test_teasers_link_lists_and_other_containers_are_not_put_back() -> None:
+    teaser = "Dredging contract awarded as the port's biggest works in a decade begin next spring."
+    page = [
+        _paragraph(FIRST),
+        _paragraph(teaser, classes="teaser"),  # another kind of container
+        _paragraph(SKIPPED, links=12),  # mostly link text
+        _paragraph("Photos by the port desk."),  # too short to be prose
+        _paragraph(LAST),
+    ]
+    assert restore_paragraphs([FIRST, LAST], page) == [FIRST, LAST]
+
+
+def test_a_paragraph_kept_without_its_link_text_is_not_put_back_twice() -> None:
+    with_link = f"{SKIPPED} The authority gave no date for the quay to reopen to ships."
+    kept = f"{SKIPPED} The authority gave no date."
+    page = [_paragraph(FIRST), _paragraph(with_link), _paragraph(LAST)]
+    assert restore_paragraphs([FIRST, kept, LAST], page) == [FIRST, kept, LAST]
+
+
+def test_paragraphs_of_classless_blocks_are_not_put_back() -> None:
+    page = [_paragraph(FIRST, classes=""), _paragraph(SKIPPED, classes=""), _paragraph(LAST, "")]
+    assert restore_paragraphs([FIRST, LAST], page) == [FIRST, LAST]
