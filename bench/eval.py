@@ -9,6 +9,8 @@ Figures (each from its own bench/eval_*.py, which can also run alone):
   extraction  body bag-of-words F1 vs plain trafilatura on the extraction benchmark
   screening   recall on listed names, hits on unlisted news names
   dedup       syndicated copies found, distinct BBC stories left alone
+  watch_languages  watch topics in de/fr/es/it on a small self-written labelled set,
+              and false positives on real German/Italian/Portuguese feed items
   ner         CoNLL-2003 dev entity F1 through ``newsstream enrich --no-clean``
               (bench/eval_ner.py, run as a subprocess; skipped if it is missing)
   speed       full enrichment vs spaCy NER alone (only with ``--speed N``)
@@ -32,9 +34,46 @@ import eval_extraction
 import eval_screening
 import eval_seed
 import eval_trade
+import eval_watch_languages
 from eval_common import DEFAULT_DATA, REPO
 
 BENCH = Path(__file__).resolve().parent
+
+# The figures the README quotes, by their path in the results; `make eval` prints each
+# beside the one in the previous results file it replaces (the last committed run).
+HEADLINES: tuple[tuple[str, str], ...] = (
+    ("NER, CoNLL-2003 dev (eng.testa), entity F1", "ner.f1"),
+    ("categories, BBC top label = class", "categories.bbc.accuracy"),
+    ("categories, Reuters economy first", "categories.reuters_economy.accuracy"),
+    ("trade vs Reuters trade, held-out F1", "trade.held_out.f1"),
+    ("trade, terms alone, held-out F1", "trade.classifier.lexicon_alone.held_out.f1"),
+    ("extraction body F1, all pages", "extraction.newsstream.all.f1"),
+    ("extraction, plain trafilatura, same run", "extraction.trafilatura.all.f1"),
+    ("extraction body F1, held-out half", "extraction.newsstream.held-out.f1"),
+    ("screening recall, UN-listed persons", "screening.recall"),
+    ("near-duplicates found", "dedup.copies_found"),
+)
+
+
+def figure_at(results: dict[str, Any], path: str) -> float | None:
+    node: Any = results
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return float(node) if isinstance(node, int | float) and not isinstance(node, bool) else None
+
+
+def side_by_side(results: dict[str, Any], previous: dict[str, Any]) -> list[str]:
+    """One line per headline figure: previous run, this run."""
+    lines = [f"{'figure':<50} {'previous':>9} {'now':>9}"]
+    for label, path in HEADLINES:
+        before, now = figure_at(previous, path), figure_at(results, path)
+        if before is None and now is None:
+            continue
+        shown = [f"{v:9.3f}" if v is not None else f"{'-':>9}" for v in (before, now)]
+        lines.append(f"{label:<50} {shown[0]} {shown[1]}")
+    return lines
 
 
 def _ner(data: Path) -> dict[str, Any]:
@@ -86,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "extraction": (lambda: eval_extraction.evaluate(data), eval_extraction.report),
         "screening": (lambda: eval_screening.evaluate(data), eval_screening.report),
         "dedup": (lambda: eval_dedup.evaluate(data), eval_dedup.report),
+        "watch_languages": (
+            lambda: eval_watch_languages.evaluate(data),
+            eval_watch_languages.report,
+        ),
     }
     if not args.skip_ner:
         evaluations["ner"] = (lambda: _ner(data), _report_ner)
@@ -102,7 +145,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         results[name] = evaluate()
         report(results[name])
         print(f"  ({name}: {time.perf_counter() - start:.1f}s)\n")
+    previous: dict[str, Any] = {}
+    if args.out and args.out.exists():
+        previous = json.loads(args.out.read_text("utf-8"))
+    print("\n".join(side_by_side(results, previous)))
     if args.out:
+        # A partial run keeps the other figures of the last full one.
+        if args.only:
+            results = {**previous, **results}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
         print(f"figures written to {args.out}")

@@ -10,8 +10,13 @@ The model is a logistic regression over sublinear tf-idf features of word 1- and
                    "norm": "l2"},
       "intercept": -1.23,
       "terms": {"tariff": [idf, coefficient], "trade deficit": [idf, coefficient], ...},
+      "languages": ["en"],
       "source": "...", "licence": "...", "metrics": {...}
     }
+
+``languages`` (optional; absent: any) names the languages of the training texts: the
+watch topics do not ask the model about articles in other languages
+(``streams.enrich.topics.classifier_applies``).
 
 Scoring an article: the features of ``title + "\\n" + body`` (see ``features``), each
 term of the model's vocabulary weighted ``(1 + log(count)) * idf``, the vector scaled to
@@ -60,6 +65,7 @@ class TopicModel:
     terms: dict[str, tuple[float, float]]
     ngram_max: int = 2
     path: str = ""
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes it was trained on; empty: any
     metrics: dict[str, Any] = field(default_factory=dict)  # as training recorded them
 
     def probability(self, text: str) -> float:
@@ -119,12 +125,16 @@ def parse_model(data: Any, *, source: str = "topic model") -> TopicModel:
         raise ConfigError(f"{source}: intercept and [idf, coefficient] must be numbers") from exc
     if ngram_max < 1:
         raise ConfigError(f"{source}: ngram_max must be at least 1")
+    languages = data.get("languages", [])
+    if not isinstance(languages, list) or not all(isinstance(c, str) for c in languages):
+        raise ConfigError(f"{source}: 'languages' must be a list of ISO 639-1 codes")
     return TopicModel(
         label=str(data.get("label", "")),
         intercept=intercept,
         terms=parsed,
         ngram_max=ngram_max,
         path=source,
+        languages=tuple(languages),
         metrics=dict(data["metrics"]) if isinstance(data.get("metrics"), dict) else {},
     )
 

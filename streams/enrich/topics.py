@@ -13,6 +13,13 @@ with ``model_weight <= 0.5`` a topic never matches on a lexicon score under 0.25
 passing mention of a word) however sure the classifier is, nor on a probability under
 0.25 however many terms are found. Topics without a model score exactly as before
 (``score = lexicon_score``).
+
+A classifier reads only the languages it was trained on (``languages`` in its file; the
+trade model: English). An article in another language is scored by the topic's terms
+alone, which list the other languages' words: an English-only model would otherwise give
+a German tariff story a probability near its prior and veto it. The article's language
+is the one the pipeline detected (``language=``); when the caller does not know it, it is
+detected here, and only if a topic has such a restricted classifier.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from streams.enrich.language import detect_language
 from streams.enrich.terms import Hit, Lexicon, Tokens, sentence_at
 from streams.enrich.topic_model import TopicModel, load_model
 from streams.errors import ConfigError
@@ -142,8 +150,23 @@ def lexicon_scores(taxonomy: Taxonomy, *, title: Tokens, body: Tokens) -> dict[s
     }
 
 
-def match_topics(taxonomy: Taxonomy, *, title: Tokens, body: Tokens) -> list[TopicMatch]:
+def classifier_applies(model: TopicModel, language: str | None) -> bool:
+    """Whether ``model`` may score an article in ``language`` (None: not known)."""
+    return not model.languages or language is None or language in model.languages
+
+
+def article_language(title: Tokens, body: Tokens) -> str | None:
+    """The article's language as the pipeline detects it (from the body, else the title)."""
+    return detect_language(body.text if body.text.strip() else title.text)
+
+
+def match_topics(
+    taxonomy: Taxonomy, *, title: Tokens, body: Tokens, language: str | None = None
+) -> list[TopicMatch]:
     """The topics whose score reaches 0.5, best first.
+
+    ``language``: the article's ISO 639-1 code if known (the pipeline detects it); a
+    topic classifier trained on other languages is then not used (module docstring).
 
     Evidence: the matched terms, then for a topic with a classifier one line
     ``classifier 0.93: tariffs, trade deficit`` (its probability and the n-grams that
@@ -152,11 +175,13 @@ def match_topics(taxonomy: Taxonomy, *, title: Tokens, body: Tokens) -> list[Top
     matches = []
     all_body_hits, all_title_hits = taxonomy.lexicon.find(body), taxonomy.lexicon.find(title)
     text: str | None = None
+    if language is None and any(t.model is not None and t.model.languages for t in taxonomy.topics):
+        language = article_language(title, body)
     for topic in taxonomy.topics:
         body_hits, title_hits = all_body_hits[topic.label], all_title_hits[topic.label]
         score = _lexicon_score(topic, title_hits, body_hits, taxonomy)
         classifier: str | None = None
-        if topic.model is not None:
+        if topic.model is not None and classifier_applies(topic.model, language):
             text = model_text(title, body) if text is None else text
             probability, grams = topic.model.explain(text)
             score = combine(score, probability, topic.model_weight)
