@@ -83,5 +83,8 @@ def remove_everything(settings: Settings) -> None:
         names = [topic.name for topic in pipeline_topics(settings)]
         existing = set(admin.list_topics())
         admin.delete_topics([name for name in names if name in existing])
+        # The worker's consumer group, so repeated runs do not pile groups up on the broker.
+        if settings.app_id in {group["group_id"] for group in admin.list_groups()}:
+            admin.delete_groups([settings.app_id])
     finally:
         admin.close()

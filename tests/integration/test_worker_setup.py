@@ -89,6 +89,18 @@ def test_worker_without_setup_rights_stops_until_setup_ran_then_works(
         process.wait(timeout=60)
     # Faust declared nothing of its own: the topics are exactly the ones set-up made.
     assert topics_named_after(unset) == {t.name for t in pipeline_topics(unset)}
+    assert unset.app_id in consumer_groups(unset)
+    remove_everything(unset)  # and it leaves neither topics nor the worker's group behind
+    assert topics_named_after(unset) == set()
+    assert unset.app_id not in consumer_groups(unset)
+
+
+def consumer_groups(settings: Settings) -> set[str]:
+    admin = KafkaAdminClient(**KafkaConnection.from_settings(settings).kafka_python())
+    try:
+        return {group["group_id"] for group in admin.list_groups()}
+    finally:
+        admin.close()
 
 
 def test_missing_indices_are_named(unset: Settings) -> None:
