@@ -67,7 +67,12 @@ def tokenize(text: str) -> Tokens:
     full stop is not part of a word. Offsets let a hit quote its sentence.
     """
     matches = list(_WORD.finditer(text))
-    words = tuple(fold_word(m.group()) for m in matches)
+    if not matches:
+        words: tuple[str, ...] = ()
+    elif "Σ" in text:  # the one letter whose lower case depends on the letters around it
+        words = tuple(fold_word(m.group()) for m in matches)
+    else:  # all words folded in one call, the same as one by one: no word holds a \n
+        words = tuple(fold_word("\n".join([m.group() for m in matches])).split("\n"))
     return Tokens(text=text, words=words, offsets=tuple(m.span() for m in matches))
 
 

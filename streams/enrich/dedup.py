@@ -23,6 +23,7 @@ import hashlib
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from hashlib import blake2b
 from typing import Protocol
 
 import numpy as np
@@ -100,20 +101,15 @@ def fingerprint(body: str) -> Fingerprint:
 def minhash(words: list[str]) -> tuple[int, ...]:
     """MinHash signature of the word 3-shingles of ``words``."""
     shingles = {" ".join(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
-    hashes = np.fromiter(
-        (
-            int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
-            for s in shingles
-        ),
-        dtype=np.uint64,
-        count=len(shingles),
-    )
+    # Each shingle's 8-byte digest read as a big-endian integer, all digests at once.
+    digests = b"".join(blake2b(s.encode(), digest_size=8).digest() for s in shingles)
+    hashes = np.frombuffer(digests, dtype=">u8").astype(np.uint64)
     # splitmix64's finaliser of (shingle hash XOR seed): independent hash functions.
     values = hashes[:, None] ^ _SEEDS[None, :]
     values = (values ^ (values >> np.uint64(30))) * _M1  # wraps modulo 2**64, as intended
     values = (values ^ (values >> np.uint64(27))) * _M2
     values ^= values >> np.uint64(31)
-    return tuple(int(v) for v in values.min(axis=0))
+    return tuple(values.min(axis=0).tolist())
 
 
 class DuplicateIndex(Protocol):

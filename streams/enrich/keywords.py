@@ -77,15 +77,23 @@ def extract_keywords(tokens: Tokens, *, exclude: Iterable[str] = (), limit: int 
     surfaces: dict[str, Counter[str]] = {}
     previous: str | None = None
     previous_end = 0
+    # Where punctuation breaks a phrase, found in one pass; a pointer follows the words.
+    breaks = [m.start() for m in _BREAK.finditer(tokens.text)]
+    next_break = 0
     for word, (start, end) in zip(tokens.words, tokens.offsets, strict=True):
-        broken = bool(_BREAK.search(tokens.text[previous_end:start]))
+        while next_break < len(breaks) and breaks[next_break] < previous_end:
+            next_break += 1
+        broken = next_break < len(breaks) and breaks[next_break] < start
         previous_end = end
-        if not _is_content(word) or word in excluded:
+        key = _content_key(word)
+        if key is None or word in excluded:
             previous = None
             continue
-        key = _stem(word)
         units[key] += 1
-        surfaces.setdefault(key, Counter())[word] += 1
+        forms = surfaces.get(key)
+        if forms is None:  # not setdefault: it would build a Counter for every word
+            forms = surfaces[key] = Counter()
+        forms[word] += 1
         if previous is not None and not broken:
             pairs[(previous, key)] += 1
         previous = key
@@ -105,6 +113,24 @@ def extract_keywords(tokens: Tokens, *, exclude: Iterable[str] = (), limit: int 
         if len(result) == limit:
             break
     return result
+
+
+_KEYS: dict[str, str | None] = {}
+_KEYS_LIMIT = 200_000
+
+
+def _content_key(word: str) -> str | None:
+    """The counting key of a content word (its stem), None for any other word; memoised,
+    since an article's words are mostly words seen before."""
+    try:
+        return _KEYS[word]
+    except KeyError:
+        pass
+    key = _stem(word) if _is_content(word) else None
+    if len(_KEYS) >= _KEYS_LIMIT:
+        _KEYS.clear()
+    _KEYS[word] = key
+    return key
 
 
 def _is_content(word: str) -> bool:

@@ -22,9 +22,10 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 
@@ -148,6 +149,9 @@ _DOUBLE = re.compile(r"(.)\1+")
 _TOKEN_MIN_SIMILARITY = 0.9
 _COMMON_TOKEN_ENTRIES = 25
 MIN_SCORE = 0.9
+# News names the same people and companies article after article: a name's matches are
+# remembered (the lists do not change once loaded), up to this many names.
+_MATCH_CACHE_NAMES = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,7 @@ class Screener:
         self._names: list[_Name] = []
         self._index: dict[tuple[Kind, str], list[int]] = defaultdict(list)
         self._org_exact: dict[str, list[int]] = defaultdict(list)
+        self._matches: dict[tuple[str, Kind], tuple[tuple[_Name, float], ...]] = {}
         self._entries = 0
         for entry in entries:
             self._entries += 1
@@ -221,9 +226,13 @@ class Screener:
 
     def match(self, text: str, kind: Kind) -> list[tuple[_Name, float]]:
         """Entry names ``text`` matches with a score of at least ``min_score``."""
-        if kind == "person":
-            return self._match_person(text)
-        return self._match_org(text)
+        found = self._matches.get((text, kind))
+        if found is None:
+            found = tuple(self._match_person(text) if kind == "person" else self._match_org(text))
+            if len(self._matches) >= _MATCH_CACHE_NAMES:
+                self._matches.clear()
+            self._matches[(text, kind)] = found
+        return list(found)
 
     def _add(self, entry: ListEntry, text: str) -> None:
         surnames: frozenset[str] = frozenset()
@@ -243,10 +252,9 @@ class Screener:
             self._index[(entry.kind, _block(key))].append(position)
 
     def _candidates(self, kind: Kind, keys: Sequence[str], needed: int) -> list[_Name]:
-        hits: dict[int, int] = defaultdict(int)
-        for prefix in {_block(k) for k in keys}:
-            for position in self._index.get((kind, prefix), ()):
-                hits[position] += 1
+        """Names sharing at least ``needed`` lookup keys with ``keys``, in first-seen order."""
+        blocks = (self._index.get((kind, prefix), ()) for prefix in {_block(k) for k in keys})
+        hits = Counter(chain.from_iterable(blocks))  # counted in C: blocks run to thousands
         return [self._names[p] for p, n in hits.items() if n >= needed]
 
     def _match_person(self, text: str) -> list[tuple[_Name, float]]:

@@ -69,6 +69,22 @@ def test_fold_word_writes_terms_the_way_tokenize_writes_words() -> None:
     assert fold_word("Japan’s") == "japan's" == tokenize("Japan’s").words[0]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        SAMPLE,
+        "ΟΔΟΣ ΣΑΣ Σ ΑΣ.Β ΣΑ’Σ",  # final sigma: ς only at a word's end
+        "İSTANBUL İzmir ǅemal ﬁnance ΣΟΦΊΑ",  # İ lowers to two code points
+        "Ärzte-Öl STRASSE Straße 1.5-2\nNEW LINE\r\nX",
+        "",
+        " ... — ",
+    ],
+)
+def test_tokenize_folds_all_words_as_fold_word_folds_each(text: str) -> None:
+    words = tokenize(text).words
+    assert words == tuple(fold_word(text[a:b]) for a, b in tokenize(text).offsets)
+
+
 def test_letter_words_drop_digits_and_one_letter_words() -> None:
     # Digits split a word: "covid-19" is "covid", "g7" is "g" and then dropped.
     assert letter_words("COVID-19 g7 a I 3rd x²") == ["covid", "rd", "x²"]
