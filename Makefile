@@ -72,8 +72,9 @@ test-faults: up
 eval: install
 	$(PY) bench/eval.py --data $(DATA) --out bench/results/eval.json
 
+# BENCH_ARGS: more bench/run.py flags, e.g. "--only e2e --sustain-seconds 60" (a short trial).
 bench: up
-	$(PY) bench/run.py --data $(DATA) --out bench/results
+	$(PY) bench/run.py --data $(DATA) --out bench/results $(BENCH_ARGS)
 
 clean: down
 	rm -rf .stack $(VENV)

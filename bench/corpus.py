@@ -1,4 +1,4 @@
-"""Articles for the sink, rules and memory benchmarks: the samples and BBC News texts,
+"""Articles for the sink, rules, memory, e2e and scaling benchmarks: the samples and BBC News texts,
 raw or enriched once in this process (so enrichment is timed only where it is meant to be).
 """
 
@@ -37,6 +37,33 @@ def repeated(articles: list[dict[str, str]], total: int, run: str) -> Iterator[d
     for n in range(total):
         article = articles[n % len(articles)]
         yield {**article, "url": f"https://bench.example/{run}/{n}"}
+
+
+def distinct(articles: list[dict[str, str]], total: int, run: str) -> Iterator[dict[str, str]]:
+    """``total`` raw articles, none a near-duplicate of another (``distinct_article``)."""
+    texts = [a for a in articles if a.get("text")]  # not the sample given as HTML
+    for n in range(total):
+        yield distinct_article(texts, n, run)
+
+
+def distinct_article(texts: list[dict[str, str]], n: int, run: str) -> dict[str, str]:
+    """Article ``n`` of a run: the first half of one text and the second half of another, a
+    pair no other ``n`` below len(texts)² has (shared halves keep the Jaccard similarity
+    near 1/3, under the 0.8 of streams/enrich/dedup.py). Copies would be marked duplicates
+    and alert once per story: a rate test must not depend on how many rounds of the corpus
+    it took. ``texts`` must all have a "text"."""
+    count = len(texts)
+    first, second = texts[n % count], texts[(n + 1 + n // count) % count]
+    body = " ".join((halves(first["text"])[0], halves(second["text"])[1]))
+    return {"url": f"https://bench.example/{run}/{n}", "title": first["title"], "text": body}
+
+
+def halves(text: str) -> tuple[str, str]:
+    """A text cut at the sentence end nearest its middle."""
+    cut = text.find(". ", len(text) // 2)
+    if cut < 0:
+        return text, ""
+    return text[: cut + 1], text[cut + 2 :]
 
 
 @dataclass(frozen=True)

