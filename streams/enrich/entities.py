@@ -3,14 +3,19 @@
 Input is ``(start, end, label)`` triples with OntoNotes labels (spaCy's ``doc.ents``),
 so any NER model can feed it. Steps:
 
-1. trim each mention (leading "the", titles such as "President", a trailing "'s");
+1. trim each mention (leading "the", titles and roles such as "Prime Minister" or
+   "Playmaker", a trailing "'s") and drop a mention that is only a title ("the President");
+   the article's edges: a dateline's place is a place ("OTTAWA, March 3 (Reuters) -"),
+   its news agency an organisation, and a byline ("By Jane Doe, Reuters") names the
+   author, not someone the story is about, so its mentions go;
 2. add persons the model missed where a role names them ("ambassador to China, Igor
    Morgulov," / "Sergei Shoigu, Russia's top security official");
 3. merge short forms into the full name they abbreviate ("Morgulov", "President Xi"
    -> "Igor Morgulov", "Xi Jinping"), whatever label the model gave the short form;
 4. drop persons that only occur in Title Case headings ("Leadership Ties"): NER guesses
    names from capital letters, which headings give every word;
-5. map places to ISO 3166-1 alpha-2 codes.
+5. map places to ISO 3166-1 alpha-2 codes; a place or person known only in capitals (a
+   dateline's "OTTAWA", a table's "JOHN SMITH") is named in ordinary case ("Ottawa").
 
 Every span is verified: ``body[start:end]`` is the mention.
 """
@@ -21,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from streams.enrich.gazetteer import foreign_country_code
 from streams.enrich.places import country_code
 from streams.messages import Entity
 
@@ -65,8 +71,47 @@ _TITLES = (
     r"Prof\.?|Professor|Mr\.?|Mrs\.?|Ms\.?|Miss|Sir|Dame|Lord|Lady|Speaker|Leader|"
     r"Spokesman|Spokeswoman|Spokesperson|CEO|Chief\s+Executive|Commissioner|Crown\s+Prince)"
 )
+# Roles in sport and business written before a person's name ("Playmaker Lionel Messi");
+# only stripped from persons ("Forward Party" and "Manager Magazin" keep their word).
+_ROLES_BEFORE_NAME = (
+    r"(?:(?:Head|Assistant|Interim|Former|former|Veteran|Star|Team)\s+)?"
+    r"(?:Playmaker|Striker|Forward|Midfielder|Defender|Goalkeeper|Winger|Captain|Skipper|"
+    r"Coach|Manager|Founder|Co-founder|CFO|COO|CTO|Chief\s+Operating\s+Officer|"
+    r"Chief\s+Financial\s+Officer)"
+)
 _LEADING_TITLE = re.compile(rf"^{_TITLES}\s+(?=[A-Z])")
+_LEADING_ROLE = re.compile(rf"^{_ROLES_BEFORE_NAME}\s+(?=[A-Z])")
+# A mention that is nothing but a title ("President", "the Prime Minister", "CEO").
+_ONLY_TITLE = re.compile(rf"^(?:(?:the|The|THE)\s+)?(?:{_TITLES}|{_ROLES_BEFORE_NAME})$")
+# "OTTAWA, March 3 (Reuters) -", "SAN FRANCISCO, Calif. (AP) —", "LONDON -", "BEIJING (AP) —",
+# CoNLL's "LONDON 1996-08-30" and a place alone on its line: a place in capitals, then a
+# date or region, a news agency and a dash, or the end of the line.
+_DATELINE = re.compile(
+    r"""^[ \t]*(?P<place>[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ.'’-]*(?:[ \t]+[A-ZÀ-ÖØ-Þ][A-ZÀ-ÖØ-Þ.'’-]*){0,3})
+        (?:,[ \t]+[A-Z][a-z]{1,9}\.?(?:[ \t]+\d{1,2})?)?        # , March 3 / , Calif.
+        (?:[ \t]+\d{4}-\d{2}-\d{2})?                               # 1996-08-30
+        (?:[ \t]*\((?P<agency>[A-Z][\w&. ]{0,30})\))?              # (Reuters)
+        (?=[ \t]*(?:[—–-]{1,2}|:)[ \t]|[ \t]*$|[ \t]+\d{4}-)""",
+    re.VERBOSE | re.MULTILINE,
+)
+# "By Jane Doe, Reuters", "By JOHN SMITH and Ana Ruiz": capitalised names only, so that
+# "By stumps Kent had reached 108" or "By Wednesday, the hostages ..." are not bylines.
+_BYLINE = re.compile(
+    r"^[ \t]*(?:By|BY|Written by)[ \t]+[A-Z][\w.'’-]*"
+    r"(?:[ \t]+(?:[A-Z][\w.'’-]*|de|van|von|der|da|and|AND|&))*"
+    r"(?:[ \t]*[,|/][ \t]*[A-Z][^\n]{0,40})?[ \t]*$",
+    re.MULTILINE,
+)
+_EDGE_LINES = 3  # datelines and bylines are among the first lines of a body
+# Words of a name in ordinary case that stay lower case ("Rio de Janeiro").
+_LOWER_PARTICLES = frozenset(
+    {"de", "da", "do", "dos", "del", "della", "di", "du", "des", "la", "le", "van", "von"}
+    | {"der", "den", "al", "el", "y", "of", "and", "upon", "on", "the"}
+)
+# Places that are written in capitals because they are abbreviations.
+_CAPITAL_PLACES = frozenset({"USSR", "DPRK", "PRC", "USA", "UAE", "NYC", "EU", "UK", "US"})
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+_LEADING_PUNCT = re.compile(r"^[\s,;:(\[-]+")  # ", Jan 5" in "WASHINGTON, Jan 5"
 # A full stop stays: it ends abbreviations ("U.S.", "Corp.") and NER leaves sentence ends out.
 _TRAILING = re.compile(r"(?:['’]s|['’]|[\s,;:!?)\]-]|\s+(?:to|and|or|of))+$")
 _ROLE = (
@@ -101,6 +146,8 @@ class _Cluster:
 def extract_entities(body: str, mentions: Iterable[Mention]) -> tuple[list[Entity], list[str]]:
     """Entities of ``body`` (most mentioned first) and the ISO codes of the places in it."""
     trimmed = [m for m in (_trim(body, *mention) for mention in mentions) if m is not None]
+    trimmed = _drop_bare_titles(body, trimmed)
+    trimmed = _fix_edges(body, trimmed)
     trimmed = _add_role_persons(body, trimmed)
     clusters = _cluster(body, trimmed)
     headings = _heading_ranges(body)
@@ -119,16 +166,100 @@ def _trim(body: str, start: int, end: int, label: str) -> Mention | None:
     if label not in KEPT_LABELS:
         return None
     text = body[start:end]
-    for pattern in (_LEADING_ARTICLE, _LEADING_TITLE) if label in _NAME_LABELS else ():
+    leading: tuple[re.Pattern[str], ...] = (_LEADING_PUNCT,)
+    if label in _NAME_LABELS:
+        leading = (*leading, _LEADING_ARTICLE, _LEADING_TITLE)
+    if label == "PERSON":
+        leading = (*leading, _LEADING_ROLE)
+    for pattern in leading:
         match = pattern.match(text)
         if match and match.end() < len(text):
             start, text = start + match.end(), text[match.end() :]
     match = _TRAILING.search(text)
     if match and match.start() > 0:
-        end, text = start + match.start(), text[: match.start()]
+        cut = match.start()
+        if text.count("(") > text[:cut].count(")") and ")" in text[cut:]:
+            cut += text[cut:].index(")") + 1  # "Mladost (BJ)": the bracket closes a name
+        end, text = start + cut, text[:cut]
     if not text.strip() or (label in _NAME_LABELS and not any(ch.isupper() for ch in text)):
         return None
     return start, end, label
+
+
+def _drop_bare_titles(body: str, mentions: list[Mention]) -> list[Mention]:
+    """Drop names that are only a title ("President", "the Prime Minister", "CEO").
+
+    A title word that is also part of a person's name in the article stays ("King" after
+    "Stephen King").
+    """
+    name_words = {
+        word for s, e, lab in mentions if lab == "PERSON" for word in body[s:e].split()[1:]
+    }
+    return [
+        (s, e, lab)
+        for s, e, lab in mentions
+        if lab not in _NAME_LABELS or not _ONLY_TITLE.match(body[s:e]) or body[s:e] in name_words
+    ]
+
+
+def edge_lines(body: str) -> list[tuple[int, int]]:
+    """Character ranges of the first non-empty lines, where datelines and bylines stand."""
+    ranges = [m.span() for m in re.finditer(r"[^\n]*\S[^\n]*", body[:2000])]
+    return ranges[:_EDGE_LINES]
+
+
+def dateline(body: str) -> tuple[tuple[int, int], tuple[int, int] | None] | None:
+    """The place (and news agency) of the article's dateline, as character ranges.
+
+    "OTTAWA, March 3 (Reuters) - ..." -> the ranges of "OTTAWA" and "Reuters".
+    """
+    for start, end in edge_lines(body):
+        match = _DATELINE.match(body, start, end)
+        if match is None or sum(ch.isupper() for ch in match.group("place")) < 2:
+            continue
+        agency = match.span("agency") if match.group("agency") else None
+        return match.span("place"), agency
+    return None
+
+
+def bylines(body: str) -> list[tuple[int, int]]:
+    """Character ranges of byline lines ("By Jane Doe, Reuters") among the first lines."""
+    return [
+        (start, end)
+        for start, end in edge_lines(body)
+        if _BYLINE.match(body, start, end) is not None
+    ]
+
+
+def _fix_edges(body: str, mentions: list[Mention]) -> list[Mention]:
+    """Datelines and bylines: the place is a place, the agency an organisation, and the
+    names of a byline are the author's (``author``), not the story's."""
+    found = dateline(body)
+    by = bylines(body)
+    out: list[Mention] = []
+    place_seen = False
+    for start, end, label in mentions:
+        if any(s <= start and end <= e for s, e in by):
+            continue
+        if found is not None and label in _NAME_LABELS:
+            (p_start, p_end), agency = found
+            if (start, end) == (p_start, p_end):
+                place_seen = True
+                # "RUGBY UNION -" and "UNITED NATIONS 1996-08-29" look like datelines too:
+                # the model's label stands unless the gazetteer knows the place.
+                if label not in PLACE_LABELS and country_code(body[start:end]) is not None:
+                    label = "GPE"
+            elif agency is not None and (start, end) == agency:
+                label = "ORG"
+        out.append((start, end, label))
+    if found is not None and not place_seen:
+        p_start, p_end = found[0]
+        free = not any(s < p_end and p_start < e for s, e, _ in out)
+        # A place the model missed, added only when the gazetteer knows it ("SOCCER -" is not).
+        if free and country_code(body[p_start:p_end]) is not None:
+            out.append((p_start, p_end, "GPE"))
+            out.sort()
+    return out
 
 
 def _add_role_persons(body: str, mentions: list[Mention]) -> list[Mention]:
@@ -142,6 +273,10 @@ def _add_role_persons(body: str, mentions: list[Mention]) -> list[Mention]:
                 continue
             clashing = [key for key in found if key[0] < end and start < key[1]]
             if any(found[key][2] not in _NAME_LABELS for key in clashing):
+                continue
+            # "director at Pontiac Osteopathic Hospital": the model's longer name wins over
+            # a person the pattern would cut out of it.
+            if any(key[0] < start or end < key[1] for key in clashing):
                 continue
             for key in clashing:
                 del found[key]
@@ -203,15 +338,43 @@ def _canonical(cluster: _Cluster) -> str:
     process to the next with Python's hash seed.
     """
     if cluster.label == "PERSON":
-        return max(cluster.names, key=lambda n: (len(n.split()), len(n)))
-    forms = dict.fromkeys(cluster.names)  # distinct, in the order first seen
-    return max(forms, key=lambda n: (cluster.names.count(n), len(n), not n.isupper()))
+        name = max(cluster.names, key=lambda n: (len(n.split()), len(n), not n.isupper()))
+    else:
+        forms = dict.fromkeys(cluster.names)  # distinct, in the order first seen
+        name = max(forms, key=lambda n: (cluster.names.count(n), len(n), not n.isupper()))
+    # A place only when the gazetteer knows it: "OFAC" mislabelled as a place stays as written.
+    if cluster.label == "PERSON" or (cluster.label in PLACE_LABELS and country_code(name)):
+        return ordinary_case(name)
+    return name
+
+
+def ordinary_case(name: str) -> str:
+    """A person's or place's name written in capitals, in ordinary case.
+
+    "OTTAWA" -> "Ottawa", "RIO DE JANEIRO" -> "Rio de Janeiro", "JOHN O'NEILL" -> "John
+    O'Neill"; names not wholly in capitals and abbreviations ("USSR", "U.S.") are kept.
+    """
+    letters = [ch for ch in name if ch.isalpha()]
+    if len(letters) < 4 or not name.isupper() or name.replace(".", "") in _CAPITAL_PLACES:
+        return name
+    if "." in name and len(max(name.split("."), key=len)) <= 2:  # "U.S.", "U.K."
+        return name
+    words = []
+    for index, word in enumerate(name.split(" ")):
+        lower = word.lower()
+        if index and lower in _LOWER_PARTICLES:
+            words.append(lower)
+        else:
+            words.append(re.sub(r"(^|[-'’])(\w)", lambda m: m.group(1) + m.group(2).upper(), lower))
+    return " ".join(words)
 
 
 def _countries(entities: Iterable[Entity]) -> list[str]:
     codes: list[str] = []
     for entity in entities:
-        code = country_code(entity.name) if entity.label in PLACE_LABELS else None
+        code = None
+        if entity.label in PLACE_LABELS:
+            code = country_code(entity.name) or foreign_country_code(entity.name)
         if code is not None and code not in codes:
             codes.append(code)
     return codes
@@ -229,6 +392,7 @@ def _heading_ranges(body: str) -> list[tuple[int, int]]:
             and not line.endswith(_CLOSING)
             and not any(ch.isdigit() for ch in line)
             and ":" not in line  # "Man of the Match: Aravinda de Silva" is a label and value
+            and line.count(",") < 2  # "Mike Hulbert, Brian Henninger, Tiger Woods" is a list
             and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
         ):
             raw = match.group()

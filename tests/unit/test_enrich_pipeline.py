@@ -156,14 +156,18 @@ def test_enrich_raises_enrichment_error_for_a_bad_article(enricher: Enricher) ->
         enricher.enrich(RawArticle(id="empty", title="t", text="   "), ingested_at=NOW)
 
 
-def test_non_english_article_is_kept_without_english_ner(enricher: Enricher) -> None:
+def test_german_article_gets_its_places_from_the_gazetteer_not_english_ner(
+    enricher: Enricher,
+) -> None:
     text = (
         "Die Bundesregierung in Berlin hat am Montag neue Sanktionen gegen Russland "
         "beschlossen. Bundeskanzler Olaf Scholz sagte, die Maßnahmen seien notwendig."
     )
     article = enricher.enrich(RawArticle(id="de", title="", text=text), ingested_at=NOW)
     assert article.language == "de"
-    assert article.entities == [] and article.body
+    # No German model installs here: places by look-up, and no English guesses at persons.
+    assert {(e.name, e.label) for e in article.entities} == {("Berlin", "GPE"), ("Russland", "GPE")}
+    assert article.body
 
 
 def test_from_settings_builds_a_working_enricher() -> None:
