@@ -71,6 +71,9 @@ class Entity:
 class ScoredLabel:
     label: str
     score: float
+    # Why: the words or n-grams that raised this label most, strongest first. Empty in
+    # messages written before it existed, so old messages still decode.
+    evidence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
