@@ -449,7 +449,9 @@ def _evaluate_category(condition: CategoryCondition, article: EnrichedArticle) -
                 f"below min_score {condition.min_score}",
             ),
         )
-    return Outcome(True, (f"category {best.label} (score {best.score:.2f})",))
+    # The words that led to the category travel with the alert, so a reader sees why.
+    because = f": {', '.join(best.evidence[:5])}" if best.evidence else ""
+    return Outcome(True, (f"category {best.label} (score {best.score:.2f}){because}",))
 
 
 def _entity_key(name: str) -> str:

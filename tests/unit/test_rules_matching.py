@@ -82,6 +82,18 @@ def test_category_fires_with_its_score() -> None:
     assert not matched
 
 
+def test_a_category_alert_says_which_words_led_to_the_category() -> None:
+    story = article(
+        "Striker scores twice",
+        "The striker scored twice as Chelsea beat Arsenal in the Premier League.",
+        categories=[ScoredLabel("sport", 0.9, ("striker", "premier league", "chelsea"))],
+    )
+    assert fires({"category": "sport"}, story) == (
+        True,
+        ("category sport (score 0.90): striker, premier league, chelsea",),
+    )
+
+
 def test_entity_matches_names_in_any_case_and_spacing() -> None:
     assert fires({"entity": "sergei  SHOIGU"}, SANCTIONS_STORY) == (
         True,
