@@ -26,7 +26,7 @@ classifier n-grams that raised it most, so an alert can show why an article is "
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,7 +37,7 @@ import orjson
 import yaml
 
 from streams.enrich.terms import Hit, Lexicon, Tokens
-from streams.enrich.topic_model import TOKENIZER, features
+from streams.enrich.topic_model import check_features, known_ngrams
 from streams.errors import ConfigError
 from streams.messages import ScoredLabel
 from streams.settings import PACKAGE_DATA
@@ -115,21 +115,12 @@ class CategoryClassifier:
 
     def predict(self, text: str) -> Prediction | None:
         """Class probabilities of ``text``; None when it has no n-gram the model knows."""
-        found: list[tuple[float, tuple[float, ...], str, float]] = []
-        squares = 0.0
-        for term, count in Counter(features(text, ngram_max=self.ngram_max)).items():
-            entry = self.terms.get(term)
-            if entry is not None:
-                weight = (1.0 + math.log(count)) * entry[0]
-                found.append((weight, entry[1], term, entry[0]))
-                squares += weight * weight
+        found = known_ngrams(text, self.terms, ngram_max=self.ngram_max)
         if not found:
             return None
-        scale = 1.0 / math.sqrt(squares)
         logits = list(self.intercepts)
         width = len(logits)
-        for weight, coefficients, _, _ in found:
-            x = weight * scale
+        for _, x, (_, coefficients) in found:
             for k in range(width):
                 logits[k] += x * coefficients[k]
         top = max(logits)
@@ -137,7 +128,7 @@ class CategoryClassifier:
         total = sum(exps)
         probabilities = {c: e / total for c, e in zip(self.classes, exps, strict=True)}
         evidence = {
-            label: _raisers(found, k, scale)
+            label: _raisers(found, k)
             for k, label in enumerate(self.classes)
             if probabilities[label] >= EVIDENCE_MIN_PROBABILITY
         }
@@ -145,17 +136,17 @@ class CategoryClassifier:
 
 
 def _raisers(
-    found: Sequence[tuple[float, tuple[float, ...], str, float]], k: int, scale: float
+    found: Sequence[tuple[str, float, tuple[float, tuple[float, ...]]]], k: int
 ) -> list[str]:
     """The n-grams pushing class ``k`` above the average class most, strongest first.
 
     Words found in most documents ("the", "said") explain nothing and are left out.
     """
     lift = []
-    for weight, coefficients, term, idf in found:
+    for term, x, (idf, coefficients) in found:
         margin = coefficients[k] - sum(coefficients) / len(coefficients)
         if margin > 0 and idf >= EVIDENCE_MIN_IDF:
-            lift.append((weight * scale * margin, term))
+            lift.append((x * margin, term))
     lift.sort(key=lambda item: (-item[0], item[1]))
     return [term for _, term in lift[:EVIDENCE_TERMS]]
 
@@ -206,13 +197,7 @@ def load_classifier(path: Path) -> CategoryClassifier:
 
 def parse_classifier(data: Any, *, source: str = "category classifier") -> CategoryClassifier:
     """Validate a classifier's JSON data; ConfigError names what is wrong."""
-    if not isinstance(data, dict) or data.get("format") != CLASSIFIER_FORMAT:
-        raise ConfigError(f"{source}: not a {CLASSIFIER_FORMAT} file")
-    settings = data.get("features")
-    if not isinstance(settings, dict) or settings.get("tokenizer") != TOKENIZER:
-        raise ConfigError(f"{source}: needs features.tokenizer {TOKENIZER!r}")
-    if settings.get("sublinear_tf") is not True or settings.get("norm") != "l2":
-        raise ConfigError(f"{source}: only sublinear_tf=true with norm='l2' is supported")
+    settings = check_features(data, fmt=CLASSIFIER_FORMAT, source=source)
     try:
         classes = tuple(str(c) for c in data["classes"])
         intercepts = tuple(float(b) for b in data["intercepts"])

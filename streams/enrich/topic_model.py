@@ -32,10 +32,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from streams.errors import ConfigError
 from streams.tokens import LETTER_WORDS_TOKENIZER, letter_words
@@ -79,23 +80,45 @@ class TopicModel:
         return _sigmoid(logit), [term for term, _ in positive[:top]]
 
     def _logit(self, text: str) -> tuple[float, dict[str, float]]:
-        counts = Counter(features(text, ngram_max=self.ngram_max))
-        weights: dict[str, float] = {}
-        coefficients: dict[str, float] = {}
-        squares = 0.0
-        for term, count in counts.items():
-            entry = self.terms.get(term)
-            if entry is None:
-                continue
-            weight = (1.0 + math.log(count)) * entry[0]
-            weights[term] = weight
-            coefficients[term] = entry[1]
-            squares += weight * weight
-        if not squares:
-            return self.intercept, {}
-        scale = 1.0 / math.sqrt(squares)
-        contributions = {t: w * scale * coefficients[t] for t, w in weights.items()}
+        found = known_ngrams(text, self.terms, ngram_max=self.ngram_max)
+        contributions = {term: x * entry[1] for term, x, entry in found}
         return self.intercept + sum(contributions.values()), contributions
+
+
+# A model's entry for an n-gram: its idf first, then what the model weighs it by.
+Entry = TypeVar("Entry", bound=tuple[float, Any])
+
+
+def known_ngrams(
+    text: str, terms: Mapping[str, Entry], *, ngram_max: int
+) -> list[tuple[str, float, Entry]]:
+    """The n-grams of ``text`` a model knows, each with its feature value as training
+    computed it (sublinear tf times idf, the vector l2-normalised) and its entry."""
+    found: list[tuple[str, float, Entry]] = []
+    squares = 0.0
+    for term, count in Counter(features(text, ngram_max=ngram_max)).items():
+        entry = terms.get(term)
+        if entry is not None:
+            weight = (1.0 + math.log(count)) * entry[0]
+            found.append((term, weight, entry))
+            squares += weight * weight
+    if not found:
+        return []
+    scale = 1.0 / math.sqrt(squares)
+    return [(term, weight * scale, entry) for term, weight, entry in found]
+
+
+def check_features(data: Any, *, fmt: str, source: str) -> dict[str, Any]:
+    """The ``features`` settings of a model file in format ``fmt``, checked against what
+    ``features`` computes here; ConfigError names what is wrong."""
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ConfigError(f"{source}: not a {fmt} file")
+    settings = data.get("features")
+    if not isinstance(settings, dict) or settings.get("tokenizer") != TOKENIZER:
+        raise ConfigError(f"{source}: needs features.tokenizer {TOKENIZER!r}")
+    if settings.get("sublinear_tf") is not True or settings.get("norm") != "l2":
+        raise ConfigError(f"{source}: only sublinear_tf=true with norm='l2' is supported")
+    return settings
 
 
 def _sigmoid(x: float) -> float:
@@ -107,13 +130,7 @@ def _sigmoid(x: float) -> float:
 
 def parse_model(data: Any, *, source: str = "topic model") -> TopicModel:
     """Validate a model's JSON data; ConfigError names what is wrong."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ConfigError(f"{source}: not a {FORMAT} file")
-    settings = data.get("features")
-    if not isinstance(settings, dict) or settings.get("tokenizer") != TOKENIZER:
-        raise ConfigError(f"{source}: needs features.tokenizer {TOKENIZER!r}")
-    if settings.get("sublinear_tf") is not True or settings.get("norm") != "l2":
-        raise ConfigError(f"{source}: only sublinear_tf=true with norm='l2' is supported")
+    settings = check_features(data, fmt=FORMAT, source=source)
     terms = data.get("terms")
     if not isinstance(terms, dict) or not terms:
         raise ConfigError(f"{source}: needs a non-empty 'terms' mapping")
