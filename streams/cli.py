@@ -198,7 +198,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.logs import REPEAT_WINDOW_SECONDS
     from streams.worker import create_app
     from streams.worker.agents import BoundedStopWorker, Shutdown
-    from streams.worker.app import warm_enricher
+    from streams.worker.app import freeze_loaded_objects, warm_enricher
     from streams.worker.preflight import prepare
 
     # The model loads while set-up waits on Kafka and Elasticsearch: a restarted worker
@@ -209,6 +209,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         enricher = loading.result()
     shutdown = Shutdown()
     app = create_app(settings, environ=os.environ, enricher=enricher, shutdown=shutdown)
+    freeze_loaded_objects()
     level = (args.loglevel or settings.log_level).upper()
     # A lost Kafka connection makes its clients log the same lines ~100 times a second.
     config = logging_config(

@@ -151,15 +151,9 @@ def add_agent(
     batch_size: int,
     within: float,
     shutdown: Shutdown,
-    overlap: bool = False,
 ) -> None:
     """``runner`` as an agent on ``source``, a batch of up to ``batch_size`` records at a
-    time (or what came within ``within`` seconds).
-
-    With ``overlap``, Faust gathers the next batch while the runner handles this one
-    (a bulk request waits on Elasticsearch, not on this process); batches still run and
-    are acked one after the other, in order.
-    """
+    time (or what came within ``within`` seconds)."""
 
     async def settle(stream: faust.StreamT[bytes], events: list[EventT[bytes]]) -> bool:
         """Run one batch and ack it; False when the agent must take no more records."""
@@ -193,22 +187,12 @@ def add_agent(
 
     async def agent(stream: faust.StreamT[bytes]) -> None:
         manual = cast("faust.Stream[bytes]", stream)  # noack_take is on the concrete Stream
-        running: asyncio.Future[bool] | None = None
-        try:
-            async for items in manual.noack_take(batch_size, within=within):
-                if running is not None and not await running:
-                    return
-                running = None
-                if shutdown.requested.is_set():
-                    return  # a batch taken after the stop: not started, not acked
-                events = [cast(EventT[bytes], item) for item in items]  # events, typed as values
-                if overlap:
-                    running = asyncio.ensure_future(settle(stream, events))
-                elif not await settle(stream, events):
-                    return
-        finally:
-            if running is not None and not running.done():
-                running.cancel()  # Faust stops the agent: the batch's records come back
+        async for items in manual.noack_take(batch_size, within=within):
+            if shutdown.requested.is_set():
+                return  # a batch taken after the stop: not started, not acked
+            events = [cast(EventT[bytes], item) for item in items]  # events, typed as values
+            if not await settle(stream, events):
+                return
 
     app.agent(source, name=name)(agent)
 

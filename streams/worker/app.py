@@ -21,6 +21,7 @@ transient, dead-letter the rest, ack after success (agents.py). Guarantees:
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import logging
 from collections.abc import Mapping
@@ -85,6 +86,8 @@ def create_app(
         producer_acks=-1,
         producer_max_request_size=kafka_record_bytes(settings.max_article_bytes),
         consumer_auto_offset_reset="earliest",
+        consumer_max_fetch_size=settings.kafka_fetch_bytes,
+        stream_buffer_maxsize=settings.stream_buffer_records,
         # A worker that dies is noticed after the session timeout: only then do the others
         # take its partitions, and a restarted worker waits for it too. (A worker that
         # stops cleanly leaves the group at once.) The others learn of a rebalance with
@@ -100,6 +103,9 @@ def create_app(
         web_host="0.0.0.0",
         # Without set-up rights the worker must not try to create a topic: set-up made them.
         topic_allow_declare=settings.worker_setup,
+        # Faust lets its own variables (STREAM_BUFFER_MAXSIZE, ...) override what is passed
+        # here: the worker is configured by NEWSSTREAM_ settings alone.
+        env={},
     )
     es = make_async_client(settings)
     rules = RulesHolder.load(settings, environ=environ)
@@ -169,6 +175,17 @@ def warm_enricher(settings: Settings) -> Enricher:
     return enricher
 
 
+def freeze_loaded_objects() -> None:
+    """Keep what is loaded by now (models, word lists, sanctions lists) out of the
+    garbage collector's passes.
+
+    Every full pass walked all of them, for nothing: they live as long as the worker. With
+    them frozen the sink used about 30 % less CPU per record (README "Quality and speed").
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def version() -> str:
     try:
         return importlib.metadata.version("newsstream")
@@ -210,7 +227,6 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         batch_size=settings.sink_batch_size,
         within=settings.sink_batch_seconds,
         shutdown=edges.shutdown,
-        overlap=True,
     )
     add_agent(
         app,
