@@ -143,8 +143,11 @@ class _Cluster:
     person_form: str | None = None
 
 
-def extract_entities(body: str, mentions: Iterable[Mention]) -> tuple[list[Entity], list[str]]:
-    """Entities of ``body`` (most mentioned first) and the ISO codes of the places in it."""
+def extract_entities(
+    body: str, mentions: Iterable[Mention], *, source: str = ""
+) -> tuple[list[Entity], list[str]]:
+    """Entities of ``body`` (most mentioned first) and the ISO codes of the places in it;
+    ``source`` names what found the mentions (a model, or the gazetteer)."""
     trimmed = [m for m in (_trim(body, *mention) for mention in mentions) if m is not None]
     trimmed = _drop_bare_titles(body, trimmed)
     trimmed = _fix_edges(body, trimmed)
@@ -152,7 +155,13 @@ def extract_entities(body: str, mentions: Iterable[Mention]) -> tuple[list[Entit
     clusters = _cluster(body, trimmed)
     headings = _heading_ranges(body)
     entities = [
-        Entity(name=_canonical(c), label=c.label, spans=sorted(c.spans), count=len(c.spans))
+        Entity(
+            name=_canonical(c),
+            label=c.label,
+            spans=sorted(c.spans),
+            count=len(c.spans),
+            source=source,
+        )
         for c in clusters
         if not (c.label == "PERSON" and all(_inside(s, headings) for s in c.spans))
     ]

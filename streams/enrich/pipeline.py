@@ -7,8 +7,8 @@ worker, so ``enrich_batch`` hands back each article's fingerprint and the caller
 store (``mark_duplicates`` for an in-process one, the worker's stage for Elasticsearch).
 
 Steps for each article:
-1. body: trafilatura for ``html``, scraped-text cleaning for ``text`` (``clean=False``:
-   the text exactly as given, so entity spans index into the input); a body over
+1. body: trafilatura for ``html``, scraped-text cleaning for ``text``, in Unicode NFC
+   (``clean=False``: the text exactly as given, so entity spans index into the input); a body over
    ``max_body_chars`` is cut at a word boundary (a prefix: spans still index into the
    input) and the article says ``truncated``, so no step below sees an unbounded text;
 2. language (ISO 639-1); English bodies go through NER (``spacy_model``), bodies in a
@@ -22,6 +22,7 @@ Steps for each article:
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -117,6 +118,8 @@ class Enricher:
         for language, model in self._language_models.items():
             check_language_model(language, model)
         self._language_nlp: dict[str, Language] = {}  # loaded at a language's first article
+        # What each language's entities are labelled as found by (Entity.source).
+        self._recognisers = {ENGLISH: spacy_model, **self._language_models}
         self._taxonomy: Taxonomy = load_taxonomy(taxonomy_path)
         self._categories: CategoryModel = load_categories(category_lexicon)
         self._screener = screener
@@ -167,6 +170,8 @@ class Enricher:
         return results
 
     def _prepare(self, raw: RawArticle, *, clean: bool) -> _Prepared | EnrichmentError:
+        if clean:
+            raw = composed(raw)
         try:
             cleaned = _clean(raw, clean=clean)
             body, truncated = truncate_at_word(cleaned.body, self._max_body_chars)
@@ -205,7 +210,9 @@ class Enricher:
         raw, body = item.raw, item.cleaned.body
         title = raw.title or item.cleaned.title or ""
         mentions = [(e.start_char, e.end_char, e.label_) for e in doc.ents] if doc else []
-        entities, countries = extract_entities(body, mentions)
+        # No recogniser for the language: only persons named by a role are found, by pattern.
+        source = self._recognisers[item.language or ENGLISH] if doc else "pattern"
+        entities, countries = extract_entities(body, mentions, source=source)
         title_tokens, body_tokens = tokenize(title), tokenize(body)
         fp = fingerprint(body)
         article = EnrichedArticle(
@@ -249,6 +256,18 @@ def _clean(raw: RawArticle, *, clean: bool) -> CleanText:
     if raw.text and raw.text.strip():
         return clean_text(raw.text, title=raw.title or None)
     raise EnrichmentError("article has neither text nor html")
+
+
+def composed(raw: RawArticle) -> RawArticle:
+    """``raw`` with its text in Unicode NFC: a page may spell "ö" as "o" and a combining
+    diaeresis, which no word list, gazetteer or model would match."""
+    fields = {"title": raw.title, "text": raw.text, "html": raw.html}
+    changed = {
+        name: unicodedata.normalize("NFC", value)
+        for name, value in fields.items()
+        if value and not unicodedata.is_normalized("NFC", value)
+    }
+    return replace(raw, **changed) if changed else raw
 
 
 def _paths(value: str) -> list[Path]:

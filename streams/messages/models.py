@@ -65,6 +65,15 @@ class Entity:
         Meta(description="[start, end) character offsets of each mention in body."),
     ]
     count: Annotated[int, Meta(ge=1)]
+    source: Annotated[
+        str,
+        Meta(
+            description="What found it: the NER model's name (e.g. 'newsstream', "
+            "'fr_core_news_sm') or 'gazetteer' (places by list look-up); persons named by "
+            "a role ('ambassador Igor Morgulov') are added by pattern to either. Empty in "
+            "records written before the field existed."
+        ),
+    ] = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,29 @@ def test_articles_are_routed_by_their_language() -> None:
     assert by_id["de"].countries == ["DE", "RU"]
     assert by_id["nl"].language == "nl" and by_id["nl"].entities == []
     assert ("Emmanuel Macron", "PERSON") in {(e.name, e.label) for e in by_id["en"].entities}
+    # Each entity says what found it: places by look-up are not a model's judgement.
+    assert {e.source for e in by_id["de"].entities} == {"gazetteer"}
+    assert {e.source for e in by_id["en"].entities} == {settings.spacy_model}
+
+
+def test_without_a_recogniser_persons_named_by_a_role_are_labelled_as_found_by_pattern() -> None:
+    from streams.enrich import Enricher
+    from streams.messages import RawArticle
+
+    settings = Settings()
+    enricher = Enricher(
+        spacy_model=settings.spacy_model, taxonomy_path=settings.taxonomy_path, ner_models={}
+    )
+    portuguese = RawArticle(
+        id="pt",
+        title="",
+        text="O governo anunciou novas sanções contra a Rússia na segunda-feira, disse o "
+        "ministro. The spokesman, Carlos Almeida, said the measures were necessary for all.",
+        language="pt",
+    )
+    [result] = enricher.enrich_batch([portuguese], ingested_at="2026-01-01T00:00:00Z")
+    assert not isinstance(result, Exception)
+    assert [(e.name, e.source) for e in result.article.entities] == [("Carlos Almeida", "pattern")]
 
 
 def test_a_missing_language_model_stops_start_up_with_advice() -> None:

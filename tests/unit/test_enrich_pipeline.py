@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,22 @@ def test_german_article_gets_its_places_from_the_gazetteer_not_english_ner(
     # No German model installs here: places by look-up, and no English guesses at persons.
     assert {(e.name, e.label) for e in article.entities} == {("Berlin", "GPE"), ("Russland", "GPE")}
     assert article.body
+
+
+def test_decomposed_accents_are_composed_before_any_word_is_matched(enricher: Enricher) -> None:
+    text = (
+        "Die Regierung in Berlin kündigte am Montag neue Strafzölle auf Stahl aus China an. "
+        "Die Zölle sollen ab Juli gelten, sagte das Wirtschaftsministerium in Berlin."
+    )
+    decomposed = unicodedata.normalize("NFD", text)
+    assert decomposed != text
+    composed, split = (
+        enricher.enrich(RawArticle(id=n, title="Zölle", text=t), ingested_at=NOW)
+        for n, t in (("nfc", text), ("nfd", decomposed))
+    )
+    assert "trade" in {topic.label for topic in composed.topics}
+    assert split.body == composed.body and split.title == composed.title
+    assert split.topics == composed.topics and split.entities == composed.entities
 
 
 def test_from_settings_builds_a_working_enricher() -> None:
