@@ -8,14 +8,15 @@ earlier one, as syndicated copies are), all up front: the worker is never idle.
 
 Every ``every`` seconds the worker's VmRSS (/proc/<pid>/status) and the number of
 articles Elasticsearch holds are noted. Reported: peak RSS, and the slope of RSS against
-articles (MB per 1,000) after a warm-up, for the first and the second half of the rest:
-growth that stops shows as a second-half slope near zero.
+articles (MB per 1,000) after a warm-up, and RSS by quarter of the rest (floor, median,
+peak): the worker levels off when the last quarter sits where the first did.
 ``python bench/run.py --only memory --memory-articles 20000``.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from streams.settings import Settings
 from streams.setup import remove_everything, setup_everything
 
 WARM_UP_SHARE = 0.2  # of the articles: model caches, Python's allocator, first batches
+LEVEL_SHARE = 0.02
 
 
 def rss_mb(pid: int) -> float:
@@ -59,7 +61,15 @@ def slope(points: Sequence[tuple[float, float]]) -> float | None:
 
 
 def summarise(samples: Sequence[tuple[float, int, float]], total: int) -> dict[str, Any]:
-    """Peak and slopes (MB per 1,000 articles) from (seconds, articles, RSS MB) samples."""
+    """Peak, slopes (MB per 1,000 articles) and RSS by quarter after the warm-up, from
+    (seconds, articles, RSS MB) samples.
+
+    RSS swings by 100 MB and more with each batch in hand (spaCy's work arrays, Faust's
+    buffers), so a slope over half a run follows those swings as much as any growth. The
+    verdict compares quarters instead: the median and the floor (the lowest RSS, what the
+    worker holds between batches) of the last quarter against the first. Growth that
+    does not stop raises both; caches filling up to their bounds raise them for a while.
+    """
     after = [(n / 1000, mb) for _, n, mb in samples if n >= WARM_UP_SHARE * total]
     middle = WARM_UP_SHARE * total + (1 - WARM_UP_SHARE) * total / 2
     first = [(x, y) for x, y in after if x * 1000 < middle]
@@ -72,16 +82,40 @@ def summarise(samples: Sequence[tuple[float, int, float]], total: int) -> dict[s
             ("mb_per_1000_second_half", slope(second)),
         )
     }
-    growth = rounded["mb_per_1000_second_half"]
+    quarters = by_quarter(after)
+    growth = quarters[-1]["median_mb"] - quarters[0]["median_mb"] if len(quarters) == 4 else None
     return {
         "peak_rss_mb": round(max(mb for _, _, mb in samples), 1),
         "rss_mb_at_warm_up_end": round(after[0][1], 1) if after else None,
         "rss_mb_at_end": round(samples[-1][2], 1),
         **rounded,
-        # Under 1 MB per 1,000 articles in the second half: what is left of the growth is
-        # noise or caches filling slowly (e.g. the stem cache, bounded at 200,000 words).
-        "levels_off": growth is not None and growth < 1.0,
+        "quarters_after_warm_up": quarters,
+        "median_growth_mb": None if growth is None else round(growth, 1),
+        # Levelled off: the last quarter's median within 2 % of the first's, and its floor
+        # no higher than that either.
+        "levels_off": growth is not None
+        and growth <= LEVEL_SHARE * quarters[0]["median_mb"]
+        and quarters[-1]["floor_mb"] - quarters[0]["floor_mb"]
+        <= LEVEL_SHARE * quarters[0]["median_mb"],
     }
+
+
+def by_quarter(points: Sequence[tuple[float, float]]) -> list[dict[str, Any]]:
+    """(thousands of articles, RSS MB) points cut in four runs of samples: each one's
+    articles, floor, median and peak."""
+    if len(points) < 8:
+        return []
+    size = len(points) // 4
+    parts = [points[i * size : (i + 1) * size] for i in range(3)] + [points[3 * size :]]
+    return [
+        {
+            "articles": [round(part[0][0] * 1000), round(part[-1][0] * 1000)],
+            "floor_mb": round(min(mb for _, mb in part), 1),
+            "median_mb": round(statistics.median(mb for _, mb in part), 1),
+            "peak_mb": round(max(mb for _, mb in part), 1),
+        }
+        for part in parts
+    ]
 
 
 def run_memory(

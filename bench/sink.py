@@ -30,8 +30,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -119,49 +120,40 @@ def ceiling_client(settings: Settings) -> Elasticsearch:
 def run_streaming_bulk(
     base: Settings, docs: Sequence[dict[str, Any]], *, chunk: int, max_bytes: int
 ) -> dict[str, Any]:
-    def index(settings: Settings, es: Elasticsearch) -> None:
-        for ok, item in helpers.streaming_bulk(
-            es,
-            bulk_actions(settings.articles_alias, docs),
-            chunk_size=chunk,
-            max_chunk_bytes=max_bytes,
-            raise_on_error=False,
-        ):
-            if not ok:
-                raise RuntimeError(f"streaming_bulk refused a document: {item}")
-
-    result = _from_memory(base, docs, index)
+    helper = partial(helpers.streaming_bulk, chunk_size=chunk, max_chunk_bytes=max_bytes)
+    result = _from_memory(base, docs, helper)
     return {"kind": "streaming_bulk", "batch": chunk, "max_chunk_mb": max_bytes >> 20, **result}
 
 
 def run_parallel_bulk(
     base: Settings, docs: Sequence[dict[str, Any]], *, chunk: int, threads: int
 ) -> dict[str, Any]:
-    def index(settings: Settings, es: Elasticsearch) -> None:
-        for ok, item in helpers.parallel_bulk(
-            es,
-            bulk_actions(settings.articles_alias, docs),
-            chunk_size=chunk,
-            thread_count=threads,
-            queue_size=threads,
-            raise_on_error=False,
-        ):
-            if not ok:
-                raise RuntimeError(f"parallel_bulk refused a document: {item}")
-
-    result = _from_memory(base, docs, index)
+    helper = partial(
+        helpers.parallel_bulk, chunk_size=chunk, thread_count=threads, queue_size=threads
+    )
+    result = _from_memory(base, docs, helper)
     return {"kind": "parallel_bulk", "batch": chunk, "threads": threads, **result}
 
 
 def _from_memory(
-    base: Settings, docs: Sequence[dict[str, Any]], index: Callable[[Settings, Elasticsearch], None]
+    base: Settings,
+    docs: Sequence[dict[str, Any]],
+    helper: Callable[..., Iterable[tuple[bool, Any]]],
 ) -> dict[str, Any]:
+    """``docs`` into an index of their own through a bulk helper of the client."""
     settings = base.isolated(f"sink-{uuid.uuid4().hex[:8]}")
     setup_everything(settings)
     es = ceiling_client(settings)
+
+    def index() -> None:
+        actions = bulk_actions(settings.articles_alias, docs)
+        for ok, item in helper(es, actions, raise_on_error=False):
+            if not ok:
+                raise RuntimeError(f"the bulk helper refused a document: {item}")
+
     try:
         started = time.perf_counter()
-        progress = watch(es, settings.articles_alias, len(docs), lambda: index(settings, es))
+        progress = watch(es, settings.articles_alias, len(docs), index)
         seconds = time.perf_counter() - started
     finally:
         es.close()

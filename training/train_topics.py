@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 from eval_common import DEFAULT_DATA, held_out  # noqa: E402
+from export_check import check_export  # noqa: E402
 
 from streams.enrich import lexicon_scores, parse_taxonomy  # noqa: E402
 from streams.enrich.language import detect_language  # noqa: E402
@@ -228,11 +229,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # The exported file must score what scikit-learn scores (same tokens, same vocabulary).
     loaded = parse_model(data, source=str(path))
     expected = model.predict_proba(tfidf.transform(counts[:, kept]))[:, 1]
-    got = np.array([loaded.probability(t) for t in texts[:500]])
-    drift = float(np.max(np.abs(got - expected[:500])))
-    print(f"exported model vs scikit-learn on 500 articles: max |difference| {drift:.2e}")
-    if drift > 1e-4:
-        raise SystemExit("the exported model does not reproduce the trained one")
+    check_export(expected[:500], [loaded.probability(t) for t in texts[:500]])
     print(
         f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {len(kept)} terms); set "
         f"model_weight: {best['model_weight']} for topic {LABEL!r} in {TAXONOMY.name}; "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.messages import (
     Alert,
     DeadLetter,
@@ -11,6 +13,24 @@ from streams.messages import (
     ScreeningHit,
     TopicMatch,
 )
+
+
+def an_article(title: str = "", body: str = "", **fields: Any) -> EnrichedArticle:
+    """An enriched article with nothing found in it, unless ``fields`` say otherwise."""
+    values: dict[str, Any] = {
+        "id": "a1",
+        "url": "https://news.example.com/a1",
+        "language": "en",
+        "source": "reuters",
+        "published_at": "2025-01-02T10:00:00Z",
+        "ingested_at": "2025-01-02T10:01:00Z",
+        "entities": [],
+        "categories": [],
+        "topics": [],
+        "keywords": [],
+        **fields,
+    }
+    return EnrichedArticle(title=title, body=body, **values)
 
 
 def an_enriched_article() -> EnrichedArticle:

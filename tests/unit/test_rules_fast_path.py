@@ -3,33 +3,15 @@ evaluation (``explain``) on every form, and the evidence must be the full evalua
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from streams.alerts import ArticleContext, parse_rules
 from streams.alerts.matching import condition_fires, evaluate_condition, parse_condition
 from streams.alerts.query import DocView, evaluate, matches, parse_query_string
-from streams.messages import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
+from streams.messages import Entity, ScoredLabel, ScreeningHit, TopicMatch
 from tests.unit.test_alert_query import CORPUS, QUERIES, document
 
-
-def article(title: str, body: str, **fields: Any) -> EnrichedArticle:
-    values: dict[str, Any] = {
-        "id": "a1",
-        "url": "https://news.example.com/a1",
-        "language": "en",
-        "source": "reuters",
-        "published_at": "2025-01-02T10:00:00Z",
-        "ingested_at": "2025-01-02T10:01:00Z",
-        "entities": [],
-        "categories": [],
-        "topics": [],
-        "keywords": [],
-        **fields,
-    }
-    return EnrichedArticle(title=title, body=body, **values)
-
+from .messages_examples import an_article as article
 
 ARTICLES = [
     article(

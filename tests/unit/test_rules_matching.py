@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from streams.alerts import ArticleContext, RuleSet, parse_rules
@@ -11,23 +9,7 @@ from streams.alerts.matching import evaluate_condition, parse_condition
 from streams.alerts.rules import format_explanations
 from streams.messages import EnrichedArticle, Entity, ScoredLabel, ScreeningHit, TopicMatch
 
-
-def article(title: str = "", body: str = "", **fields: Any) -> EnrichedArticle:
-    values: dict[str, Any] = {
-        "id": "a1",
-        "url": "https://news.example.com/a1",
-        "language": "en",
-        "source": "reuters",
-        "published_at": "2025-01-02T10:00:00Z",
-        "ingested_at": "2025-01-02T10:01:00Z",
-        "entities": [],
-        "categories": [],
-        "topics": [],
-        "keywords": [],
-        **fields,
-    }
-    return EnrichedArticle(title=title, body=body, **values)
-
+from .messages_examples import an_article as article
 
 SANCTIONS_STORY = article(
     "EU sanctions Russian defence firms",
