@@ -12,6 +12,9 @@ and BBC texts, then copied with distinct ids) into an index of its own
   each record (it always does) but publishes nothing.
 - **streaming_bulk** / **parallel_bulk** (``elasticsearch.helpers``) of the same
   documents, decoded, from memory, with orjson as the client's serializer: the ceiling.
+- **plain consumer** (a reference): the topic drained by a bare aiokafka consumer into
+  ``streams.elastic.bulk_index``, without Faust, validation or match-alerts: what is left
+  of the ceiling once Kafka is read on the same two cores.
 
 Throughput is read the same way for all: the write index's ``indexing.index_total`` is
 polled every 50 ms, and docs/s is the slope between 10 % and 90 % of the documents
@@ -21,6 +24,7 @@ polled every 50 ms, and docs/s is the slope between 10 % and 90 % of the documen
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import pstats
@@ -36,13 +40,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from elasticsearch import Elasticsearch, helpers
 from elasticsearch.serializer import OrjsonSerializer
 from kafka import KafkaProducer
 
 from bench.corpus import ROOT, copies, documents, enrich, raw_articles
 from bench.latency import free_port
-from streams.elastic import make_client
+from streams.elastic import bulk_index, make_async_client, make_client
 from streams.messages import EnrichedArticle, dumps
 from streams.settings import Settings
 from streams.setup import remove_everything, setup_everything
@@ -228,6 +233,65 @@ def run_worker(
     }
 
 
+def run_plain_consumer(
+    base: Settings, values: Sequence[bytes], keys: Sequence[bytes], *, batch: int
+) -> dict[str, Any]:
+    """The same backlog through newsstream's own bulk call (``streams.elastic.bulk_index``)
+    fed by a bare aiokafka consumer (``getmany``, commit after each bulk), no Faust, no
+    validation, no match-alerts: what reading Kafka itself costs on this machine, a
+    reference between the worker and the from-memory ceiling, not a configuration."""
+    settings = base.isolated(f"sink-{uuid.uuid4().hex[:8]}")
+    setup_everything(settings)
+    es = make_client(settings)
+    cpu_before = time.process_time()
+    try:
+        publish(settings, keys, values)
+        progress = watch(
+            es,
+            settings.articles_alias,
+            len(values),
+            lambda: asyncio.run(_drain(settings, total=len(values), batch=batch)),
+        )
+        cpu = time.process_time() - cpu_before
+    finally:
+        es.close()
+        remove_everything(settings)
+    return {
+        "kind": "aiokafka getmany + bulk_index (reference)",
+        "batch": batch,
+        "docs_per_s": round(progress.rate(len(values))),
+        "docs_per_s_first_to_last": round(progress.wall_rate(len(values))),
+        "cpu_ms_per_doc_incl_publish": round(cpu / len(values) * 1000, 3),
+    }
+
+
+async def _drain(settings: Settings, *, total: int, batch: int) -> None:
+    consumer = AIOKafkaConsumer(
+        settings.topic_enriched,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.app_id}-plain",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=settings.kafka_fetch_bytes,
+    )
+    es = make_async_client(settings)
+    await consumer.start()
+    try:
+        done = 0
+        while done < total:
+            records = await consumer.getmany(timeout_ms=1000, max_records=batch)
+            docs = [(r.key.decode(), r.value) for part in records.values() for r in part]
+            if docs:
+                outcome = await bulk_index(es, settings.articles_alias, docs)
+                if outcome.retryable or outcome.rejected:
+                    raise RuntimeError(f"bulk refused documents: {outcome}")
+                await consumer.commit()
+                done += len(docs)
+    finally:
+        await consumer.stop()
+        await es.close()
+
+
 def publish(settings: Settings, keys: Sequence[bytes], values: Sequence[bytes]) -> None:
     """The documents onto the enriched topic, as the enrich stage would have put them."""
     producer = KafkaProducer(
@@ -340,6 +404,7 @@ def run_sink(
     note(run_worker(base, values, keys, batch=batch, batch_seconds=0.2))
     note(run_worker(base, values, keys, batch=batch, batch_seconds=1.0, workers=2))
     note(run_worker(base, values, keys, batch=batch, batch_seconds=1.0, index_only=True))
+    note(run_plain_consumer(base, values, keys, batch=batch))
     outcome: dict[str, Any] = {
         "command": "python bench/run.py --only sink",
         "documents": total,
