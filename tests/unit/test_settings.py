@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from streams.errors import ConfigError
 from streams.settings import Settings, documented_settings
+from streams.worker import create_app
 
 
 def test_env_variables_override_defaults() -> None:
@@ -90,3 +92,22 @@ def test_unknown_enum_values_are_refused() -> None:
     with pytest.raises(ConfigError, match="NEWSSTREAM_LOG_LEVEL"):
         Settings.from_env({"NEWSSTREAM_LOG_LEVEL": "LOUD"})
     assert Settings.from_env({"NEWSSTREAM_LOG_LEVEL": "debug"}).log_level == "debug"
+
+
+def test_a_fetch_smaller_than_the_largest_record_is_refused() -> None:
+    with pytest.raises(ConfigError, match="NEWSSTREAM_KAFKA_FETCH_BYTES"):
+        Settings.from_env(
+            {"NEWSSTREAM_KAFKA_FETCH_BYTES": "1048576", "NEWSSTREAM_MAX_ARTICLE_BYTES": "4194304"}
+        )
+
+
+def test_the_worker_reads_ahead_as_set_whatever_faust_s_own_variables_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STREAM_BUFFER_MAXSIZE", "7")  # Faust's own name: must not count
+    settings = Settings(kafka_fetch_bytes=32 << 20, stream_buffer_records=2048)
+    app = create_app(settings, environ={}, enricher=cast(Any, object()))
+    assert app.conf.consumer_max_fetch_size == 32 << 20
+    assert app.conf.stream_buffer_maxsize == 2048
+    # A poll must fit in the 20 % of the buffer left when Faust pauses a partition.
+    assert app.conf.broker_max_poll_records * 5 <= app.conf.stream_buffer_maxsize
