@@ -102,7 +102,7 @@ def known_ngrams(
             weight = (1.0 + math.log(count)) * entry[0]
             found.append((term, weight, entry))
             squares += weight * weight
-    if not found:
+    if not squares:  # nothing known, or only n-grams of idf 0: an empty vector
         return []
     scale = 1.0 / math.sqrt(squares)
     return [(term, weight * scale, entry) for term, weight, entry in found]

@@ -73,6 +73,11 @@ def test_probability_is_sublinear_tfidf_logistic_regression() -> None:
     assert probability < model.probability(text)
 
 
+def test_n_grams_of_idf_zero_leave_the_intercept() -> None:
+    model = parse_model(tiny_model(terms={"tariff": [0.0, 3.0]}))
+    assert model.explain("tariff after tariff") == (pytest.approx(1 / (1 + math.e)), [])
+
+
 @pytest.mark.parametrize(
     "data",
     [
