@@ -345,13 +345,9 @@ def _rules_figure(r: dict[str, Any]) -> str:
 def _memory_figure(r: dict[str, Any]) -> str:
     return (
         f"{r['articles']} articles: peak RSS {r['peak_rss_mb']} MB, "
-        f"{r['mb_per_1000_after_warm_up']} MB per 1,000 after warm-up; "
-        + (
-            f"median of the last quarter {r['median_growth_mb']:+} MB against the one before; "
-            if r.get("median_growth_mb") is not None  # results written before quarters
-            else ""
-        )
-        + f"levels off: {'yes' if r['levels_off'] else 'no'}"
+        f"{r['mb_per_1000_after_warm_up']} MB per 1,000 after warm-up; median of the last "
+        f"quarter {r['median_growth_mb']:+} MB against the one before; "
+        f"levels off: {'yes' if r['levels_off'] else 'no'}"
     )
 
 

@@ -73,6 +73,13 @@ class Progress:
         first = next(t for t, n in self.samples if n > 0)
         return total / (self._crossing(total)[0] - first)
 
+    def figures(self, total: int) -> dict[str, int]:
+        """Docs/s both ways, as every run of this bench reports them."""
+        return {
+            "docs_per_s": round(self.rate(total)),
+            "docs_per_s_first_to_last": round(self.wall_rate(total)),
+        }
+
     def _crossing(self, count: float) -> tuple[float, int]:
         return next((t, n) for t, n in self.samples if n >= count)
 
@@ -164,8 +171,7 @@ def _from_memory(
         es.close()
         remove_everything(settings)
     return {
-        "docs_per_s": round(progress.rate(len(docs))),
-        "docs_per_s_first_to_last": round(progress.wall_rate(len(docs))),
+        **progress.figures(len(docs)),
         "docs_per_s_call": round(len(docs) / seconds),
     }
 
@@ -225,8 +231,7 @@ def run_worker(
         "kind": f"{kind}, index agent alone (diagnostic)" if index_only else kind,
         "batch": batch,
         "batch_seconds": batch_seconds,
-        "docs_per_s": round(progress.rate(len(values))),
-        "docs_per_s_first_to_last": round(progress.wall_rate(len(values))),
+        **progress.figures(len(values)),
         "worker_cpu_ms_per_doc": round(cpu / len(values) * 1000, 3),
         "worker_cpu_cores_busy": round(cpu / busy, 2),
         "logs": str(tmp),
@@ -259,8 +264,7 @@ def run_plain_consumer(
     return {
         "kind": "aiokafka getmany + bulk_index (reference)",
         "batch": batch,
-        "docs_per_s": round(progress.rate(len(values))),
-        "docs_per_s_first_to_last": round(progress.wall_rate(len(values))),
+        **progress.figures(len(values)),
         "cpu_ms_per_doc_incl_publish": round(cpu / len(values) * 1000, 3),
     }
 
