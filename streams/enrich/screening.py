@@ -205,7 +205,11 @@ class Screener:
         return self._entries
 
     def screen(self, entities: Sequence[Entity]) -> list[ScreeningHit]:
-        """Hits for the PERSON and ORG entities, best first, one per entity and entry."""
+        """Hits for the PERSON and ORG entities, best first, one per entity and entry.
+
+        Equal scores go by list, entry and entity: candidates are gathered in an order that
+        follows string hashing, which differs between processes, and two workers must write
+        the same document for the same article."""
         best: dict[tuple[str, str, str], ScreeningHit] = {}
         for entity in entities:
             kind: Kind | None = {"PERSON": "person", "ORG": "org"}.get(entity.label)  # type: ignore[assignment]
@@ -222,7 +226,7 @@ class Screener:
                         programs=list(name.entry.programs),
                         score=round(score, 4),
                     )
-        return sorted(best.values(), key=lambda hit: -hit.score)
+        return sorted(best.values(), key=lambda h: (-h.score, h.list, h.entry_id, h.entity))
 
     def match(self, text: str, kind: Kind) -> list[tuple[_Name, float]]:
         """Entry names ``text`` matches with a score of at least ``min_score``."""
@@ -379,10 +383,28 @@ def load_screener(
         return None
     entries: list[ListEntry] = []
     for path in ofac_paths:
-        entries.extend(read_ofac_csv(path))
+        for primary in ofac_primary_files(path):
+            entries.extend(read_ofac_csv(primary))
     for path in un_paths:
         entries.extend(read_un_xml(path))
     return Screener(entries)
+
+
+# OFAC publishes each list as a folder of CSV files; the primary one names the entries.
+_OFAC_PRIMARY_FILES = ("sdn.csv", "cons_prim.csv")
+
+
+def ofac_primary_files(path: Path) -> list[Path]:
+    """``path`` itself, or the primary CSVs of an OFAC download folder (SDN, consolidated)."""
+    if not path.is_dir():
+        return [path]
+    found = sorted(p for p in path.iterdir() if p.name.lower() in _OFAC_PRIMARY_FILES)
+    if not found:
+        raise ConfigError(
+            f"no OFAC list in folder {path}: expected sdn.csv or cons_prim.csv (as OFAC "
+            "publishes them); point NEWSSTREAM_SANCTIONS_OFAC_PATHS at the folder or the file"
+        )
+    return found
 
 
 def read_ofac_csv(path: Path) -> list[ListEntry]:

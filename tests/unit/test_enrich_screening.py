@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from streams.enrich import Screener, load_screener
-from streams.enrich.screening import read_ofac_csv, read_un_xml
+from streams.enrich.screening import ListEntry, read_ofac_csv, read_un_xml
 from streams.errors import ConfigError
 from streams.messages import Entity
 
@@ -60,6 +60,22 @@ def test_hit_carries_list_entry_programs_and_score(screener: Screener) -> None:
     assert 0.9 <= found[0].score <= 1.0
 
 
+def test_equal_scores_come_in_list_and_entry_order_whatever_the_lists_order() -> None:
+    # The same person on two lists, the UN list loaded first: the hits tie at 1.0.
+    screener = Screener(
+        [
+            ListEntry("UN", "QDi.999", "Omar Khalid Rahman", "person", ("Al-Qaida",)),
+            ListEntry("OFAC SDN", "9002", "RAHMAN, Omar Khalid", "person", ("SDGT",)),
+            ListEntry("OFAC SDN", "9001", "Omar Khalid RAHMAN", "person", ("SDGT",)),
+        ]
+    )
+    assert hits(screener, "Omar Khalid Rahman") == [
+        ("OFAC SDN", "9001", 1.0),
+        ("OFAC SDN", "9002", 1.0),
+        ("UN", "QDi.999", 1.0),
+    ]
+
+
 def test_one_shared_token_never_matches(screener: Screener) -> None:
     assert hits(screener, "Igor Morgulov") == []
     assert hits(screener, "Sechin") == []
@@ -74,6 +90,17 @@ def test_organisations(screener: Screener) -> None:
     assert hits(screener, "Al-Qaida", "ORG")[0][:2] == ("UN", "QDe.004")
     assert hits(screener, "Internet Archive", "ORG") == []
     assert hits(screener, "Ocean Queen", "ORG") == []
+
+
+def test_an_ofac_download_folder_reads_as_its_primary_csv(tmp_path: Path) -> None:
+    from_folder = load_screener(ofac_paths=[FIXTURES])
+    from_file = load_screener(ofac_paths=[FIXTURES / "sdn.csv"])
+    assert from_folder is not None and from_file is not None
+    assert len(from_folder) == len(from_file) > 0
+    assert hits(from_folder, "Glavset", "ORG") == hits(from_file, "Glavset", "ORG")
+
+    with pytest.raises(ConfigError, match=r"expected sdn\.csv or cons_prim\.csv"):
+        load_screener(ofac_paths=[tmp_path])
 
 
 def test_places_and_other_labels_are_not_screened(screener: Screener) -> None:
