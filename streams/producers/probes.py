@@ -1,15 +1,11 @@
 """The service pages the long-running producers share (``newsstream api`` serves them with
 aiohttp, ``newsstream poll`` with a small threaded server): the answers of ``/healthz``
-and ``/readyz`` from a list of reasons, and ``/metrics`` from a registry of their own."""
+and ``/readyz`` from a list of reasons (``/metrics``: streams.prometheus)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-from prometheus_client import CollectorRegistry, generate_latest
-
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def liveness(reasons: Sequence[str]) -> tuple[int, dict[str, Any]]:
@@ -20,7 +16,3 @@ def liveness(reasons: Sequence[str]) -> tuple[int, dict[str, Any]]:
 def readiness(reasons: Sequence[str]) -> tuple[int, dict[str, Any]]:
     """200 and ``{"ready": true}`` without reasons; 503 and the reasons otherwise."""
     return (503 if reasons else 200), {"ready": not reasons, "reasons": list(reasons)}
-
-
-def metrics_text(registry: CollectorRegistry) -> bytes:
-    return generate_latest(registry)

@@ -24,17 +24,16 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch
 from faust.web.base import BlueprintManager
-from prometheus_client import generate_latest
 
 from streams import __version__
 from streams.kafka import KafkaConnection
+from streams.prometheus import METRICS_CONTENT_TYPE, metrics_text
 from streams.settings import Settings
 from streams.worker.status_page import SAMPLE_SECONDS, STAGES, History, PageData, Sample, render
 from streams.worker.telemetry import Health, LagCollector, Metrics
 
 log = logging.getLogger(__name__)
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 PROBE_SECONDS = 5.0
 PROBE_TIMEOUT = 3.0
 
@@ -80,8 +79,8 @@ def add_pages(
 
     @app.page("/metrics")  # type: ignore[untyped-decorator]
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        body = generate_latest(metrics.registry)
-        return web.bytes(body, headers={"Content-Type": PROMETHEUS_TEXT})
+        body = metrics_text(metrics.registry)
+        return web.bytes(body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     @app.page("/healthz")  # type: ignore[untyped-decorator]
     async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

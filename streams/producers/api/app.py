@@ -30,7 +30,8 @@ from streams.messages import DEFAULT_MAX_ARTICLE_BYTES, kafka_record_bytes
 from streams.producers.api import intake
 from streams.producers.api.gateway import RETRY_AFTER, KafkaGateway, Publisher
 from streams.producers.api.openapi import openapi_document
-from streams.producers.probes import PROMETHEUS_TEXT, liveness, metrics_text, readiness
+from streams.producers.probes import liveness, readiness
+from streams.prometheus import METRICS_CONTENT_TYPE, metrics_text
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def create_api(
 
     async def metrics_page(request: web.Request) -> web.Response:
         body = metrics_text(metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document)

@@ -17,7 +17,8 @@ import orjson
 
 from streams.errors import ConfigError
 from streams.producers.feeds.telemetry import PollTelemetry
-from streams.producers.probes import PROMETHEUS_TEXT, liveness, metrics_text, readiness
+from streams.producers.probes import liveness, readiness
+from streams.prometheus import METRICS_CONTENT_TYPE, metrics_text
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def page(path: str, telemetry: PollTelemetry) -> tuple[int, str, bytes]:
     """(status, content type, body) of a GET of ``path``."""
     path = path.split("?", 1)[0]
     if path == "/metrics":
-        return 200, PROMETHEUS_TEXT, metrics_text(telemetry.metrics.registry)
+        return 200, METRICS_CONTENT_TYPE, metrics_text(telemetry.metrics.registry)
     if path == "/healthz":
         return _json(*liveness(telemetry.health.not_live_because()))
     if path == "/readyz":
