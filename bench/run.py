@@ -296,7 +296,8 @@ def _sink_figure(r: dict[str, Any]) -> str:
         f"worker at defaults {r['worker_default_docs_per_s']} docs/s = "
         f"{r['worker_default_share_of_ceiling']:.0%} of the ceiling {ceiling['docs_per_s']} "
         f"docs/s ({ceiling['kind']}, batch {ceiling['batch']}); best worker "
-        f"{best['docs_per_s']} docs/s (batch {best['batch']}) = "
+        f"{best['docs_per_s']} docs/s (batch {best['batch']}, "
+        f"{best.get('in_flight', 1)} in flight) = "
         f"{r['worker_best_share_of_ceiling']:.0%}"
     )
 

@@ -6,9 +6,9 @@ and BBC texts, then copied with distinct ids) into an index of its own
 (``Settings.isolated``: template, alias and write index as the worker uses them):
 
 - **worker**: the documents are published to an isolated ``articles.enriched`` topic
-  first; then a worker starts with ``NEWSSTREAM_SINK_BATCH_SIZE`` /
-  ``NEWSSTREAM_SINK_BATCH_SECONDS`` set, and its index stage (streams/worker/index.py,
-  streams/elastic/bulk.py) drains the backlog. No alert rules: match-alerts still reads
+  first; then a worker starts with ``NEWSSTREAM_SINK_BATCH_SIZE`` (and
+  ``NEWSSTREAM_SINK_BATCHES_IN_FLIGHT``) set, and its index stage (streams/worker/index.py,
+  streams/elastic/bulk.py) drains the backlog. No alert rules: match-alerts still handles
   each record (it always does) but publishes nothing.
 - **streaming_bulk** / **parallel_bulk** (``elasticsearch.helpers``) of the same
   documents, decoded, from memory, with orjson as the client's serializer: the ceiling.
@@ -186,6 +186,7 @@ def run_worker(
     workers: int = 1,
     profile_to: Path | None = None,
     index_only: bool = False,
+    in_flight: int = Settings().sink_batches_in_flight,
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="sink-"))
     rules = tmp / "rules.yaml"
@@ -196,6 +197,7 @@ def run_worker(
         worker_web_port=free_port(),
         sink_batch_size=batch,
         sink_batch_seconds=batch_seconds,
+        sink_batches_in_flight=in_flight,
         rules_path=rules,
     )
     setup_everything(settings)
@@ -231,6 +233,7 @@ def run_worker(
         "kind": f"{kind}, index agent alone (diagnostic)" if index_only else kind,
         "batch": batch,
         "batch_seconds": batch_seconds,
+        "in_flight": in_flight,
         **progress.figures(len(values)),
         "worker_cpu_ms_per_doc": round(cpu / len(values) * 1000, 3),
         "worker_cpu_cores_busy": round(cpu / busy, 2),
@@ -313,15 +316,14 @@ def publish(settings: Settings, keys: Sequence[bytes], values: Sequence[bytes]) 
         producer.close()
 
 
-# A diagnostic, not a configuration: the worker without its match-alerts agent, to show
-# what the index path alone could do (the agent reads every enriched record too).
+# A diagnostic, not a configuration: the worker without its match-alerts stage, to show
+# what the index path alone could do (the stage handles every enriched record too).
 INDEX_ONLY = """
 import sys
 import streams.worker.app as app
 add_agent = app.add_agent
-def without_alerts(*args, name, **kwargs):
-    if name != "match-alerts":
-        add_agent(*args, name=name, **kwargs)
+def without_alerts(*args, runners, **kwargs):
+    add_agent(*args, runners=[r for r in runners if r.stage.name != "match-alerts"], **kwargs)
 app.add_agent = without_alerts
 from streams.cli import main
 sys.exit(main(["worker"]))
@@ -391,6 +393,7 @@ def run_sink(
     keys = [article.id.encode() for article in copied]
     docs = documents(copied)
     default = Settings()
+    window = default.sink_batch_seconds
     results: list[dict[str, Any]] = []
 
     def note(result: dict[str, Any]) -> None:
@@ -398,16 +401,17 @@ def run_sink(
         print(f"sink: {result}", file=sys.stderr, flush=True)
 
     for batch in batch_sizes:
-        note(run_worker(base, values, keys, batch=batch, batch_seconds=default.sink_batch_seconds))
+        note(run_worker(base, values, keys, batch=batch, batch_seconds=window))
         note(run_streaming_bulk(base, docs, chunk=batch, max_bytes=100 << 20))
         note(run_parallel_bulk(base, docs, chunk=batch, threads=2))
     # Bytes and concurrency at the default batch size.
     batch = default.sink_batch_size
     note(run_streaming_bulk(base, docs, chunk=batch, max_bytes=1 << 20))
     note(run_parallel_bulk(base, docs, chunk=batch, threads=4))
-    note(run_worker(base, values, keys, batch=batch, batch_seconds=0.2))
-    note(run_worker(base, values, keys, batch=batch, batch_seconds=1.0, workers=2))
-    note(run_worker(base, values, keys, batch=batch, batch_seconds=1.0, index_only=True))
+    for in_flight in (1, 4):  # bulk requests at once (the default is 2)
+        note(run_worker(base, values, keys, batch=batch, batch_seconds=window, in_flight=in_flight))
+    note(run_worker(base, values, keys, batch=batch, batch_seconds=window, workers=2))
+    note(run_worker(base, values, keys, batch=batch, batch_seconds=window, index_only=True))
     note(run_plain_consumer(base, values, keys, batch=batch))
     outcome: dict[str, Any] = {
         "command": "python bench/run.py --only sink",
@@ -415,16 +419,16 @@ def run_sink(
         "distinct_articles": len(enriched),
         "mean_document_bytes": round(sum(map(len, values)) / len(values)),
         "runs": results,
-        **verdict(results, default.sink_batch_size),
+        **verdict(results, default),
     }
     if with_profile:
         path = Path(tempfile.mkdtemp(prefix="sink-profile-")) / "worker.prof"
-        run_worker(base, values, keys, batch=batch, batch_seconds=1.0, profile_to=path)
+        run_worker(base, values, keys, batch=batch, batch_seconds=window, profile_to=path)
         outcome["profile"] = top_functions(path)
     return outcome
 
 
-def verdict(results: Sequence[dict[str, Any]], default_batch: int) -> dict[str, Any]:
+def verdict(results: Sequence[dict[str, Any]], default: Settings) -> dict[str, Any]:
     """The worker at its default settings and at its best, against the best from memory."""
     ceiling = max(
         (r for r in results if r["kind"] in ("streaming_bulk", "parallel_bulk")),
@@ -432,11 +436,14 @@ def verdict(results: Sequence[dict[str, Any]], default_batch: int) -> dict[str, 
     )
     workers = [r for r in results if r["kind"] == "worker"]  # as deployed: no diagnostics
     best = max(workers, key=lambda r: r["docs_per_s"])
-    default = next(r for r in workers if r["batch"] == default_batch)
+    as_set = (default.sink_batch_size, default.sink_batches_in_flight)
+    at_defaults = next(r for r in workers if (r["batch"], r["in_flight"]) == as_set)
     return {
         "ceiling": {k: v for k, v in ceiling.items() if k != "logs"},
-        "worker_default_docs_per_s": default["docs_per_s"],
+        "worker_default_docs_per_s": at_defaults["docs_per_s"],
         "worker_best": {k: v for k, v in best.items() if k != "logs"},
-        "worker_default_share_of_ceiling": round(default["docs_per_s"] / ceiling["docs_per_s"], 3),
+        "worker_default_share_of_ceiling": round(
+            at_defaults["docs_per_s"] / ceiling["docs_per_s"], 3
+        ),
         "worker_best_share_of_ceiling": round(best["docs_per_s"] / ceiling["docs_per_s"], 3),
     }

@@ -111,7 +111,11 @@ class Settings:
     fingerprints_retention_days: int = 30
     # Sink: one bulk request per batch; offsets commit only after it succeeded.
     sink_batch_size: int = 500
-    sink_batch_seconds: float = 1.0
+    # Alerts are matched in the same batch as it is indexed: a longer wait for batch
+    # mates delays every alert at low rates (a backlog fills batches at once anyway).
+    sink_batch_seconds: float = 0.2
+    # Bulk requests at once: one is built and sent while Elasticsearch indexes the other.
+    sink_batches_in_flight: int = 2
     enrich_batch_size: int = 16
     enrich_batch_seconds: float = 0.2
     # Size limits (README "Size limits", streams/messages/limits.py): the largest raw article
@@ -174,6 +178,8 @@ class Settings:
             raise ConfigError("NEWSSTREAM_TOPIC_PARTITIONS must be at least 1")
         if self.sink_batch_size < 1 or self.enrich_batch_size < 1:
             raise ConfigError("NEWSSTREAM_SINK_BATCH_SIZE / ENRICH_BATCH_SIZE must be positive")
+        if self.sink_batches_in_flight < 1:
+            raise ConfigError("NEWSSTREAM_SINK_BATCHES_IN_FLIGHT must be at least 1")
         if not 0 < self.dlq_max_ratio <= 1:
             raise ConfigError("NEWSSTREAM_DLQ_MAX_RATIO must be in (0, 1]")
         if self.webhook_max_attempts < 1:

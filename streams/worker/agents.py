@@ -26,6 +26,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,52 +148,92 @@ def add_agent(
     source: faust.TopicT,
     *,
     name: str,
-    runner: Runner[Any],
+    runners: Sequence[Runner[Any]],
     batch_size: int,
     within: float,
     shutdown: Shutdown,
+    in_flight: int = 1,
 ) -> None:
-    """``runner`` as an agent on ``source``, a batch of up to ``batch_size`` records at a
-    time (or what came within ``within`` seconds)."""
+    """``runners`` as one agent on ``source``: each batch of up to ``batch_size`` records
+    (or what came within ``within`` seconds) goes to every runner at once, and is acked
+    when all of them are done with it.
 
-    async def settle(stream: faust.StreamT[bytes], events: list[EventT[bytes]]) -> bool:
-        """Run one batch and ack it; False when the agent must take no more records."""
-        halted = False
-        with shutdown.batch():
-            try:
-                await runner.run([origin_of(event) for event in events])
-            except ShutdownRequested:
+    ``in_flight``: how many batches are handled at once. Batches are acked in the order
+    they were read, whatever order they finish in: Faust would commit past a batch still
+    in hand if a later one were acked first (it does not look for a gap before the first
+    commit). A batch holding a key of a batch still in flight waits for it, so two
+    versions of one article are never written at the same time.
+    """
+    halted = asyncio.Event()
+
+    async def handle(events: Sequence[EventT[bytes]]) -> bool:
+        """Run one batch through every runner; False when it must not be acked."""
+        origins = [origin_of(event) for event in events]
+        results = await asyncio.gather(
+            *(runner.run(origins) for runner in runners), return_exceptions=True
+        )
+        for runner, result in zip(runners, results, strict=True):
+            if isinstance(result, ShutdownRequested):
                 log.info(
                     "%s: stopping in a wait; %d records not acked, read again after the restart",
                     name,
                     len(events),
                 )
                 return False
-            except DlqLimitExceeded as exc:
+            if isinstance(result, DlqLimitExceeded):
                 # Stop taking records but stay up: /readyz answers 503 with the reason
                 # and the topic is not drained into the DLQ. A crash would be restarted
                 # and go on draining; an operator decides (`newsstream dlq inspect`).
                 runner.telemetry.limit_exceeded()
-                log.critical("%s", exc)
-                halted = True
-            except Exception as exc:  # a bug in the runner itself: stop loudly, skip nothing
-                log.exception("agent %s failed; stopping the worker", name)
-                await app.crash(exc)
+                log.critical("%s", result)
+                halted.set()
+            elif isinstance(result, Exception):  # a bug in the runner: stop loudly, skip nothing
+                log.error("agent %s failed; stopping the worker", name, exc_info=result)
+                await app.crash(result)
                 return False
-        if halted:
+            elif isinstance(result, BaseException):
+                raise result  # cancelled: the worker stops
+        if halted.is_set():
             await shutdown.requested.wait()  # the batch is not acked: read again later
             return False
-        await ack(stream, events)
         return True
+
+    async def fly(
+        stream: faust.StreamT[bytes], events: list[EventT[bytes]], after: asyncio.Task[bool] | None
+    ) -> bool:
+        """Handle a batch, then ack it once the batch read before it is acked."""
+        with shutdown.batch():
+            handled = await handle(events)
+            if after is not None and not await after:
+                return False
+            if handled:
+                await ack(stream, events)
+            return handled
 
     async def agent(stream: faust.StreamT[bytes]) -> None:
         manual = cast("faust.Stream[bytes]", stream)  # noack_take is on the concrete Stream
-        async for items in manual.noack_take(batch_size, within=within):
-            if shutdown.requested.is_set():
-                return  # a batch taken after the stop: not started, not acked
-            events = [cast(EventT[bytes], item) for item in items]  # events, typed as values
-            if not await settle(stream, events):
-                return
+        flights: deque[tuple[asyncio.Task[bool], frozenset[bytes]]] = deque()
+        try:
+            async for items in manual.noack_take(batch_size, within=within):
+                if shutdown.requested.is_set() or halted.is_set():
+                    break  # a batch taken after the stop: not started, not acked
+                events = [cast(EventT[bytes], item) for item in items]  # events, typed as values
+                keys = frozenset(e.message.key for e in events if e.message.key is not None)
+                while flights and (
+                    flights[0][0].done()
+                    or len(flights) >= in_flight
+                    or any(keys & held for _, held in flights)
+                ):
+                    if not await flights.popleft()[0]:
+                        return
+                after = flights[-1][0] if flights else None
+                flights.append((asyncio.ensure_future(fly(stream, events, after)), keys))
+            while flights:  # the stream ended (only in tests) or the stop came
+                if not await flights.popleft()[0]:
+                    return
+        finally:
+            for task, _ in flights:  # the agent was cancelled: not acked, read again later
+                task.cancel()
 
     app.agent(source, name=name)(agent)
 

@@ -1,14 +1,16 @@
 """The Faust app: where an article goes next.
 
-    articles.raw ─enrich─▶ articles.enriched ─index─▶ ES alias news-articles
-                                  │
-                                  └─match-alerts─▶ alerts ─deliver-alerts─▶ webhooks
-                                                                    └─▶ ES index news-alerts
+    articles.raw ─enrich─▶ articles.enriched ─┬─index─▶ ES alias news-articles
+                                               └─match-alerts─▶ alerts ─deliver-alerts─▶ webhooks
+                                                                          └─▶ ES index news-alerts
     a record that cannot be processed ─▶ articles.dlq / alerts.dlq (stage, reason, origin)
 
 Each stage is a module of its own (enrich.py, index.py, match_alerts.py,
 deliver_alerts.py) run by the one ``Runner`` (runner.py): decode, handle, retry what is
-transient, dead-letter the rest, ack after success (agents.py). Guarantees:
+transient, dead-letter the rest, ack after success (agents.py). Index and match-alerts
+are one agent: each batch of enriched records goes to both at once, decoded once
+(enriched.py), with up to ``NEWSSTREAM_SINK_BATCHES_IN_FLIGHT`` batches in hand.
+Guarantees:
 
 1. A batch is acked only once each record is done or dead-lettered: enrich and
    match-alerts await the broker's acknowledgement of their output, index awaits the
@@ -45,6 +47,7 @@ from streams.worker.agents import FaustProducer, Shutdown, add_agent
 from streams.worker.deliver_alerts import DeliverAlertsStage, send_due_digests
 from streams.worker.dlq import DeadLetters, DlqLimit
 from streams.worker.enrich import EnrichStage
+from streams.worker.enriched import SharedDecoder
 from streams.worker.index import IndexStage
 from streams.worker.match_alerts import MatchAlertsStage
 from streams.worker.runner import Runner, Stage
@@ -52,11 +55,6 @@ from streams.worker.telemetry import Health, Metrics
 from streams.worker.web import add_pages, add_probes
 
 TIMER_SECONDS = 5.0
-# Match-alerts shares its topic with index, and Faust feeds a topic's agents in step: one
-# record at a time it held the sink back (Runner and producer overhead per record). A
-# batch waits at most this long for mates, a small part of an alert's way to its webhook.
-MATCH_BATCH_SIZE = 100
-MATCH_BATCH_SECONDS = 0.05
 HEARTBEAT_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
@@ -210,16 +208,27 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
         executor=ThreadPoolExecutor(1, thread_name_prefix="enrich"),
         max_article_bytes=settings.max_article_bytes,
     )
-    index = IndexStage(
-        bulk=partial(bulk_index, edges.es, settings.articles_alias), metrics=edges.metrics
+    # Both read every record of a batch: the first decodes it, the other takes the result.
+    decode_article = SharedDecoder(
+        readers=2, capacity=2 * settings.sink_batch_size * settings.sink_batches_in_flight
     )
-    match = MatchAlertsStage(edges.rules, edges.producer, output_topic=settings.topic_alerts)
+    index = IndexStage(
+        bulk=partial(bulk_index, edges.es, settings.articles_alias),
+        metrics=edges.metrics,
+        decode_article=decode_article,
+    )
+    match = MatchAlertsStage(
+        edges.rules,
+        edges.producer,
+        output_topic=settings.topic_alerts,
+        decode_article=decode_article,
+    )
     deliver = DeliverAlertsStage(edges.dispatcher)
     add_agent(
         app,
         topic(settings.topic_raw),
         name="enrich-articles",
-        runner=runner(enrich, dead_letter_topic=settings.topic_dlq),
+        runners=[runner(enrich, dead_letter_topic=settings.topic_dlq)],
         batch_size=settings.enrich_batch_size,
         within=settings.enrich_batch_seconds,
         shutdown=edges.shutdown,
@@ -227,26 +236,21 @@ def add_stages(app: faust.App, settings: Settings, edges: Edges, enricher: Enric
     add_agent(
         app,
         topic(settings.topic_enriched),
-        name="index-articles",
-        runner=runner(index, dead_letter_topic=settings.topic_dlq),
+        name="index-and-match-articles",
+        runners=[
+            runner(index, dead_letter_topic=settings.topic_dlq),
+            runner(match, dead_letter_topic=settings.topic_dlq),
+        ],
         batch_size=settings.sink_batch_size,
         within=settings.sink_batch_seconds,
         shutdown=edges.shutdown,
-    )
-    add_agent(
-        app,
-        topic(settings.topic_enriched),
-        name="match-alerts",
-        runner=runner(match, dead_letter_topic=settings.topic_dlq),
-        batch_size=MATCH_BATCH_SIZE,
-        within=MATCH_BATCH_SECONDS,
-        shutdown=edges.shutdown,
+        in_flight=settings.sink_batches_in_flight,
     )
     add_agent(
         app,
         topic(settings.topic_alerts),
         name="deliver-alerts",
-        runner=runner(deliver, dead_letter_topic=settings.topic_alerts_dlq),
+        runners=[runner(deliver, dead_letter_topic=settings.topic_alerts_dlq)],
         batch_size=1,
         within=TIMER_SECONDS,
         shutdown=edges.shutdown,

@@ -6,7 +6,7 @@ record's: indexed, busy (tried again), or refused (dead-lettered).
 
 A record is validated as an ``EnrichedArticle`` and then indexed as the bytes it came in:
 the enrich stage wrote the document Elasticsearch stores, so encoding it again would only
-cost time.
+cost time. In the worker it shares its decode with match-alerts (``enriched.SharedDecoder``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from typing import Any
 
 from streams.elastic import BulkOutcome
 from streams.errors import RecordRejected, SinkBackpressure
-from streams.messages import EnrichedArticle, enriched_from_json
+from streams.messages import EnrichedArticle
 from streams.worker.dlq import Origin
+from streams.worker.enriched import DecodedArticle, decode_enriched
 from streams.worker.telemetry import Metrics
 
 Bulk = Callable[[Sequence[tuple[str, Any]]], Awaitable[BulkOutcome]]
@@ -36,6 +37,7 @@ class Document:
 class IndexStage:
     bulk: Bulk
     metrics: Metrics | None = None
+    decode_article: Callable[[Origin], DecodedArticle] = decode_enriched
     name: str = "index"
     decode_stage: str = "index"
 
@@ -43,8 +45,7 @@ class IndexStage:
         return value.article.id
 
     def decode(self, record: Origin) -> Document:
-        source = record.value or b""
-        return Document(enriched_from_json(source), source)
+        return Document(self.decode_article(record).article, record.value or b"")
 
     async def handle(self, values: Sequence[Document]) -> list[Exception | None]:
         latest = {doc.article.id: doc for doc in values}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from streams.alerts import ArticleContext, RulesHolder, alerts_for
 from streams.clock import utc_now
-from streams.messages import dumps, enriched_from_json, loads
+from streams.messages import dumps
 from streams.worker.dlq import Origin
+from streams.worker.enriched import DecodedArticle, decode_enriched
 from streams.worker.produce import Output, Producer, publish
 
 
@@ -17,6 +18,7 @@ class MatchAlertsStage:
     rules: RulesHolder
     producer: Producer
     output_topic: str
+    decode_article: Callable[[Origin], DecodedArticle] = decode_enriched
     name: str = "match-alerts"
     decode_stage: str = "match-alerts"
 
@@ -26,8 +28,8 @@ class MatchAlertsStage:
     def decode(self, record: Origin) -> ArticleContext:
         # The record's JSON is the document Elasticsearch indexes: query-string rules
         # read it as it is instead of encoding the article again.
-        document = loads(record.value or b"")
-        return ArticleContext(enriched_from_json(document), doc=document)
+        decoded = self.decode_article(record)
+        return ArticleContext(decoded.article, doc=decoded.document)
 
     async def handle(self, values: Sequence[ArticleContext]) -> list[Exception | None]:
         now, rules = utc_now(), self.rules.current

@@ -36,6 +36,12 @@ def test_out_of_range_values_are_rejected() -> None:
         Settings.from_env({"NEWSSTREAM_DLQ_MAX_RATIO": "1.5"})
 
 
+def test_the_sink_needs_at_least_one_batch_in_flight() -> None:
+    with pytest.raises(ConfigError, match="NEWSSTREAM_SINK_BATCHES_IN_FLIGHT"):
+        Settings.from_env({"NEWSSTREAM_SINK_BATCHES_IN_FLIGHT": "0"})
+    assert Settings.from_env({"NEWSSTREAM_SINK_BATCHES_IN_FLIGHT": "3"}).sink_batches_in_flight == 3
+
+
 def test_secrets_do_not_show_in_repr() -> None:
     settings = Settings.from_env({"NEWSSTREAM_WEBHOOK_SECRET": "hunter2"})
     assert settings.webhook_secret == "hunter2"

@@ -71,7 +71,7 @@ def run_agent(harness: Harness, stream: FakeStream, shutdown: Shutdown | None = 
         app,  # type: ignore[arg-type]
         object(),  # type: ignore[arg-type]
         name="a",
-        runner=harness.runner,
+        runners=[harness.runner],
         batch_size=2,
         within=0.1,
         shutdown=shutdown or Shutdown(),
@@ -101,7 +101,7 @@ def test_the_dlq_limit_halts_the_agent_until_the_stop_without_acking() -> None:
             app,  # type: ignore[arg-type]
             object(),  # type: ignore[arg-type]
             name="a",
-            runner=harness.runner,
+            runners=[harness.runner],
             batch_size=2,
             within=0.1,
             shutdown=shutdown,
@@ -201,3 +201,96 @@ def test_the_agent_holds_its_batch_until_acked() -> None:
     stream = FakeStream([events(b"1")])
     run_agent(Watching(Doubler()), stream, shutdown)
     assert in_hand == [1] and stream.acked == [0] and shutdown.batches_in_hand == 0
+
+
+def keyed(keys: str, start: int) -> list[Event]:
+    """A batch of one record per key, offsets from ``start``."""
+    return [Event(Message("in", 0, start + i, k.encode(), b"1")) for i, k in enumerate(keys)]
+
+
+@dataclass
+class Timed:
+    """A runner whose batches take ``seconds[first offset]`` (default 0.02); it notes
+    when batches start and end, and how many ran at once."""
+
+    seconds: dict[int, float] = field(default_factory=dict)
+    stop_on: int | None = None  # the batch starting at this offset ends in a stop
+    log: list[str] = field(default_factory=list)
+    running: int = 0
+    most_at_once: int = 0
+
+    async def run(self, batch: Sequence[Origin]) -> None:
+        first = batch[0].offset
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.log.append(f"start {first}")
+        try:
+            await asyncio.sleep(self.seconds.get(first, 0.02))
+            if first == self.stop_on:
+                raise ShutdownRequested("stop requested during a wait")
+        finally:
+            self.running -= 1
+        self.log.append(f"end {first}")
+
+
+def run_flights(
+    batches: list[list[Event]], runners: list[Any], *, in_flight: int
+) -> tuple[FakeStream, FakeApp]:
+    app, stream = FakeApp(), FakeStream(batches)
+    add_agent(
+        app,  # type: ignore[arg-type]
+        object(),  # type: ignore[arg-type]
+        name="a",
+        runners=runners,
+        batch_size=2,
+        within=0.1,
+        shutdown=Shutdown(),
+        in_flight=in_flight,
+    )
+    asyncio.run(app.agents["a"](stream))
+    return stream, app
+
+
+def test_each_batch_goes_to_every_runner_and_is_acked_once_after_both() -> None:
+    first, second = Doubler(), Doubler(rejected={3})
+    stream, app = run_flights(
+        [events(b"1", b"2"), events(b"3", start=2)],
+        [Harness(first).runner, Harness(second).runner],
+        in_flight=1,
+    )
+    assert first.done == [2, 4, 6] and second.done == [2, 4]
+    assert stream.acked == [0, 1, 2] and app.crashed == []
+
+
+def test_batches_in_flight_are_acked_in_the_order_read_whatever_order_they_finish_in() -> None:
+    runner = Timed(seconds={0: 0.2, 2: 0.01})
+    stream, _ = run_flights([keyed("ab", 0), keyed("cd", 2)], [runner], in_flight=2)
+    assert runner.log == ["start 0", "start 2", "end 2", "end 0"]
+    assert stream.acked == [0, 1, 2, 3]
+
+
+def test_no_more_batches_than_in_flight_are_handled_at_once() -> None:
+    runner = Timed()
+    batches = [keyed("ab", 0), keyed("cd", 2), keyed("ef", 4), keyed("gh", 6)]
+    stream, _ = run_flights(batches, [runner], in_flight=2)
+    assert runner.most_at_once == 2 and stream.acked == list(range(8))
+
+    one_at_a_time = Timed()
+    run_flights(batches, [one_at_a_time], in_flight=1)
+    assert one_at_a_time.most_at_once == 1
+
+
+def test_a_batch_holding_an_article_in_flight_waits_for_it() -> None:
+    # Two versions of article "b" must reach Elasticsearch in the order they were read.
+    runner = Timed(seconds={0: 0.1})
+    stream, _ = run_flights([keyed("ab", 0), keyed("bc", 2)], [runner], in_flight=2)
+    assert runner.log == ["start 0", "end 0", "start 2", "end 2"]
+    assert stream.acked == [0, 1, 2, 3]
+
+
+def test_a_batch_read_after_one_that_was_not_acked_is_not_acked_either() -> None:
+    # Faust would commit past the first batch if the second were acked.
+    runner = Timed(seconds={0: 0.1, 2: 0.01}, stop_on=0)
+    stream, app = run_flights([keyed("ab", 0), keyed("cd", 2)], [runner], in_flight=2)
+    assert "end 2" in runner.log
+    assert stream.acked == [] and app.crashed == []
