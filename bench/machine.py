@@ -36,14 +36,16 @@ def cpu_model() -> str:
 
 
 def commit() -> str:
-    """HEAD's short hash, with "+changes" when the tree differs from it."""
+    """HEAD's short hash, with "+changes" when the code differs from it."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # Results written by the parts before this one are not changes to the measured code.
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
+    return head + ("+changes" if changed else "")
 
 
 def finished(started: dict[str, Any]) -> dict[str, Any]:
