@@ -1,11 +1,11 @@
-"""Faust at the edge: a stage's runner as an agent, Faust's producer as ours, and a
+"""Faust at the edge: stages' runners as an agent, Faust's producer as ours, and a
 worker that stops in bounded time.
 
-Agents read with acks off (``noack_take``) and ack a batch only after the runner
-returns, i.e. after every record was handled or dead-lettered: Faust commits only
-acked offsets. (``take_events`` acks in a ``finally``: after a failure, or when the
-worker stops in the middle of a retry.) Nothing escapes an agent: Faust would restart
-it past the failing offsets.
+Agents read with acks off (``noack_take``) and ack a batch only after its runners
+return, i.e. after every record was handled or dead-lettered by each of them, and after
+the batch read before it was acked: Faust commits only acked offsets. (``take_events``
+acks in a ``finally``: after a failure, or when the worker stops in the middle of a
+retry.) Nothing escapes an agent: Faust would restart it past the failing offsets.
 
 Stopping (SIGTERM, or a crash of the runner): ``BoundedStopWorker`` tells the
 agents first (``Shutdown``). A runner waiting out Kafka or Elasticsearch gives up its
