@@ -1,4 +1,5 @@
-"""Where and on what code a benchmark ran: every results file starts with this."""
+"""Where and on what code a benchmark ran: every results file starts with this, and the
+parts that keep their last run write it here (``write_last``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,3 +54,17 @@ def commit() -> str:
 def finished(started: dict[str, Any]) -> dict[str, Any]:
     """``started`` with the load at the end: what else ran meanwhile shows in it."""
     return {**started, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}
+
+
+def write_last(
+    out: Path, name: str, started: dict[str, Any], result: dict[str, Any]
+) -> dict[str, Any]:
+    """``out/<name>.json``: the last run, with the machine it ran on; printed, returned."""
+    result = {**finished(started), **result}
+    if "profile" in result:
+        result["command"] += " --profile"
+    out.mkdir(parents=True, exist_ok=True)
+    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
+    (out / f"{name}.json").write_text(text + "\n")
+    print(f"{name}: {text}")
+    return result

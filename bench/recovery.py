@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from kafka import KafkaProducer  # noqa: E402
 
 from bench.latency import body, free_port  # noqa: E402
-from bench.machine import finished, machine  # noqa: E402
+from bench.machine import machine, write_last  # noqa: E402
 from streams.elastic import make_client  # noqa: E402
 from streams.producers import to_record  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -256,12 +256,7 @@ def write_recovery(
     """Measure, write ``out/recovery.json`` (the last run) and print it."""
     started = machine()
     result = {**run_recovery(partitions=partitions), "command": command}
-    result = {**finished(started), **result}
-    out.mkdir(parents=True, exist_ok=True)
-    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
-    (out / "recovery.json").write_text(text + "\n")
-    print(f"recovery: {text}")
-    return result
+    return write_last(out, "recovery", started, result)
 
 
 def main() -> int:

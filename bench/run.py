@@ -30,7 +30,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.machine import finished, machine  # noqa: E402 - needs ROOT on the path
+from bench.machine import finished, machine, write_last  # noqa: E402 - needs ROOT on the path
 
 
 def bbc_articles(data: Path, limit: int) -> list[dict[str, str]]:
@@ -83,17 +83,6 @@ def record(out: Path, name: str, started: dict[str, Any], result: dict[str, Any]
     with (out / f"{name}.jsonl").open("ab") as f:
         f.write(orjson.dumps(result) + b"\n")
     print(f"{name}: {orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()}")
-
-
-def write_last(out: Path, name: str, started: dict[str, Any], result: dict[str, Any]) -> None:
-    """``out/<name>.json``: the last run, with the machine it ran on."""
-    result = {**finished(started), **result}
-    if "profile" in result:
-        result["command"] += " --profile"
-    out.mkdir(parents=True, exist_ok=True)
-    text = orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
-    (out / f"{name}.json").write_text(text + "\n")
-    print(f"{name}: {text}")
 
 
 def main() -> int:
